@@ -1,0 +1,111 @@
+// The secure disk: a BlockDevice whose blocks live, sealed, in an untrusted host directory.
+//
+// Guarantees (DESIGN.md §2), given the key and, for whole-disk freshness, the anchor file:
+//  - confidentiality: the directory holds only ciphertext; no plaintext, key or LBA;
+//  - integrity: a block that does not verify is never returned: read() fails with kCorruption
+//    (the FUSE adapter returns EIO) and other blocks keep working;
+//  - freshness: an older version of any block or metadata file is detected; with an anchor,
+//    an older copy of the whole directory is refused at open with kRollback;
+//  - atomic flush: after a crash the disk opens to exactly the state of the last flush that
+//    returned OK, or of a later one that was in progress (never a mix, never an earlier one);
+//  - anonymity: where a block lives on the host says nothing about its LBA; every write of an
+//    LBA goes to a new place with a new key.
+//
+// Thread-safety: read, write, trim, flush, the byte helpers and info may be called from many
+// threads at once. close() must not race with other calls.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "jindisk/block_device.hpp"
+#include "jindisk/options.hpp"
+#include "jindisk/status.hpp"
+
+namespace jindisk {
+
+// What unlocks a disk: a passphrase or the 32 raw bytes of a key file. The secret is wiped
+// when the object is destroyed.
+class KeySource {
+ public:
+  static KeySource passphrase(std::string_view text);
+  static KeySource key_file_bytes(std::span<const uint8_t> bytes);  // must be 32 bytes
+  ~KeySource();
+  KeySource(KeySource&&) noexcept;
+  KeySource& operator=(KeySource&&) noexcept;
+  KeySource(const KeySource&) = delete;
+  KeySource& operator=(const KeySource&) = delete;
+
+  bool is_passphrase() const { return is_passphrase_; }
+  std::span<const uint8_t> secret() const {
+    return {reinterpret_cast<const uint8_t*>(secret_.data()), secret_.size()};
+  }
+
+ private:
+  KeySource(bool is_passphrase, std::string secret);
+  bool is_passphrase_ = true;
+  std::string secret_;
+};
+
+struct DiskInfo {
+  std::string uuid;              // 8-4-4-4-12 hex
+  uint64_t logical_bytes = 0;
+  uint64_t epoch = 0;            // commits since creation
+  std::string root_tag;          // hex of the newest root slot's tag: the disk's measurement
+  std::string cipher;            // data block cipher
+  uint32_t segment_blocks = 0;
+  uint64_t live_blocks = 0;      // logical blocks that hold data
+  uint64_t segments = 0;         // data segment files
+  uint64_t host_bytes = 0;       // bytes of all files in the host directory
+  uint64_t allocated_blocks = 0; // host blocks in use (live + not yet released)
+  uint64_t user_bytes_written = 0;   // since creation
+  uint64_t host_bytes_written = 0;   // since creation (data + metadata)
+  uint64_t user_bytes_written_session = 0;
+  uint64_t host_bytes_written_session = 0;
+  double write_amplification = 0;    // host / user, since creation (0 if nothing written)
+  double write_amplification_session = 0;
+  uint64_t index_files = 0;
+  uint64_t compactions = 0;
+  bool read_only = false;
+  std::string read_only_reason;  // why writes are refused ("" if writable)
+  std::string anchor;            // anchor file path, or "" when not used
+};
+
+// What a directory holds, before anything is unlocked.
+enum class DirState : uint8_t { kMissing, kEmpty, kDisk, kNotADisk };
+Result<DirState> inspect_dir(const std::string& dir);
+
+class Disk : public BlockDevice {
+ public:
+  // Creates a new disk in `dir` (created if missing; must be empty otherwise) and opens it.
+  static Result<std::unique_ptr<Disk>> create(const std::string& dir, const KeySource& key,
+                                              const CreateOptions& create_options,
+                                              const OpenOptions& open_options);
+  // Opens an existing disk. kWrongKey: the key does not fit. kCorruption/kRollback: the
+  // directory failed verification (the message names what). kBusy: another process has it.
+  static Result<std::unique_ptr<Disk>> open(const std::string& dir, const KeySource& key,
+                                            const OpenOptions& options);
+  // Re-wraps the master key under a new passphrase or key file (no data is rewritten).
+  static Status change_key(const std::string& dir, const KeySource& old_key,
+                           const KeySource& new_key, KdfStrength kdf = KdfStrength::kModerate);
+
+  // Byte-granular I/O for callers such as FUSE: any offset and length inside the device.
+  // Partial blocks are read-modify-written under a per-block lock, so concurrent partial
+  // writes to one block never lose each other's bytes. Reads past the end are truncated to
+  // the device size (the returned count says how many bytes were read).
+  virtual Result<size_t> read_bytes(uint64_t offset, std::span<uint8_t> out) = 0;
+  virtual Status write_bytes(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Trims whole blocks inside [offset, offset + length) and zeroes the partial edges.
+  virtual Status trim_bytes(uint64_t offset, uint64_t length) = 0;
+
+  virtual DiskInfo info() const = 0;
+
+  // Final flush, stops background work, releases the directory lock. Later calls fail with
+  // kInvalidArgument. The destructor calls it if needed (ignoring its result).
+  virtual Status close() = 0;
+};
+
+}  // namespace jindisk

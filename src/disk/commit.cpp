@@ -1,0 +1,83 @@
+// flush() and the commit protocol (DESIGN.md §4, docs/design.md).
+#include "disk/root_record.hpp"
+#include "disk/secure_disk.hpp"
+
+namespace jindisk::disk {
+
+void SecureDisk::set_read_only(const std::string& reason) {
+  std::lock_guard lock(mu_);
+  if (!read_only_) {
+    read_only_reason_ = reason;
+    read_only_ = true;
+  }
+  warn("disk turned read-only: " + reason);
+}
+
+uint64_t SecureDisk::host_bytes_session() const {
+  return segments_->bytes_written() + index_->stats().host_bytes_written +
+         root_writes_ * log::RootSlots::kSlotSize;
+}
+
+Status SecureDisk::flush() {
+  if (closed_) return Status::invalid_argument("disk is closed");
+  std::lock_guard lock(flush_mu_);
+  if (options_.read_only) return Status::ok();  // nothing can be pending
+  JD_TRY(check_writable());
+  JD_TRY(drain_locked());
+  return commit_locked();
+}
+
+Status SecureDisk::commit_locked() {
+  if (!dirty_) return Status::ok();
+  // 1-2. Data first: every block the new state refers to is durable before anything points
+  // at it. A failed sync leaves the host state unknown, so the disk stops accepting writes.
+  Status s = segments_->sync_dirty();
+  if (!s.is_ok()) {
+    set_read_only("syncing data segments failed: " + s.to_string());
+    return s;
+  }
+  // The index writes its WAL records (and manifest/SSTs), synced.
+  auto root = index_->prepare_commit();
+  if (!root.is_ok()) {
+    if (root.status().code() != Code::kNoSpace) {
+      set_read_only("writing the index failed: " + root.status().to_string());
+    }
+    return root.status();
+  }
+  // 3. The single commit point: a root slot naming the new index state.
+  RootPayload payload;
+  payload.uuid = header_.uuid;
+  payload.logical_blocks = header_.logical_blocks;
+  payload.segment_blocks = header_.segment_blocks;
+  payload.index = *root;
+  payload.user_bytes_written = user_bytes_base_ + user_bytes_session_;
+  payload.host_bytes_written = host_bytes_base_ + host_bytes_session() + log::RootSlots::kSlotSize;
+  auto tag = roots_->commit(epoch_ + 1, payload.encode());
+  if (!tag.is_ok()) {
+    index_->commit_failed();
+    set_read_only("writing the root slot failed: " + tag.status().to_string());
+    return tag.status();
+  }
+  ++epoch_;
+  root_tag_ = *tag;
+  index_->commit_succeeded(*root);
+  ++root_writes_;
+  dirty_ = false;
+
+  // 4. The anchor follows the durable commit. A failure here does not undo the commit; it
+  // weakens rollback detection until the next successful update, so say so.
+  if (anchor_) {
+    Status a = anchor_->update({epoch_, root_tag_});
+    if (!a.is_ok()) warn("could not update the anchor: " + a.to_string());
+  }
+
+  // 5. Only now may the host blocks this commit stopped referencing be reused, and segments
+  // left empty be removed. Exclusive reclaim_mu_ waits for reads that looked them up earlier.
+  std::unique_lock reclaim(reclaim_mu_);
+  for (uint64_t seg : alloc_->release_deferred()) {
+    if (segments_->remove(seg).is_ok()) alloc_->forget_segment(seg);
+  }
+  return Status::ok();
+}
+
+}  // namespace jindisk::disk

@@ -1,0 +1,242 @@
+// Reads, writes, trims and the drain that turns buffered blocks into sealed host blocks.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+#include "crypto/sodium.hpp"
+#include "disk/secure_disk.hpp"
+#include "util/le.hpp"
+
+namespace jindisk::disk {
+namespace {
+// Trims look up mapped blocks in windows of this many LBAs, bounding memory per step.
+constexpr uint64_t kTrimWindow = 1u << 20;
+}  // namespace
+
+std::array<uint8_t, 40> SecureDisk::block_ad(uint64_t lba, uint64_t hba) const {
+  // Binds a ciphertext to its place on both sides (and to this disk): a block copied to
+  // another HBA, or served for another LBA, fails to open even before its key is considered.
+  std::array<uint8_t, 40> ad{};
+  std::memcpy(ad.data(), "JDDATA01", 8);
+  util::put_u64(ad.data() + 8, lba);
+  util::put_u64(ad.data() + 16, hba);
+  std::memcpy(ad.data() + 24, header_.uuid.data(), 16);
+  return ad;
+}
+
+Status SecureDisk::check_writable() const {
+  if (closed_) return Status::invalid_argument("disk is closed");
+  if (!read_only_) return Status::ok();
+  std::lock_guard lock(mu_);
+  return Status::read_only("disk is read-only: " + read_only_reason_);
+}
+
+Status SecureDisk::read(uint64_t lba, std::span<uint8_t> out) {
+  if (closed_) return Status::invalid_argument("disk is closed");
+  JD_TRY(check_block_range(header_.logical_blocks, lba, out.size()));
+  const size_t n = out.size() / kBlockSize;
+  std::shared_lock reclaim(reclaim_mu_);
+  std::vector<size_t> misses;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < n; ++i) {
+      const Block* b = nullptr;
+      if (auto it = buffer_.find(lba + i); it != buffer_.end()) b = it->second.get();
+      else if (auto jt = draining_.find(lba + i); jt != draining_.end()) b = jt->second.get();
+      if (b) std::memcpy(out.data() + i * kBlockSize, b->data(), kBlockSize);
+      else misses.push_back(i);
+    }
+  }
+  std::vector<size_t> mapped;
+  std::vector<index::BlockRef> refs;
+  for (size_t i : misses) {
+    JD_ASSIGN_OR_RETURN(auto ref, index_->get(lba + i));
+    if (!ref) {
+      std::memset(out.data() + i * kBlockSize, 0, kBlockSize);
+      continue;
+    }
+    mapped.push_back(i);
+    refs.push_back(*ref);
+  }
+  if (mapped.empty()) return Status::ok();
+  return read_from_host(lba, mapped, refs, out);
+}
+
+Status SecureDisk::read_from_host(uint64_t lba, std::span<const size_t> which,
+                                  std::span<const index::BlockRef> refs, std::span<uint8_t> out) {
+  // Read runs of consecutive host blocks with one call each, then open all blocks in parallel.
+  std::vector<size_t> order(which.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return refs[a].hba < refs[b].hba; });
+  std::vector<uint8_t> cipher(which.size() * kBlockSize);
+  std::vector<size_t> slot_of(which.size());
+  const uint32_t sb = header_.segment_blocks;
+  for (size_t k = 0; k < order.size();) {
+    size_t run = 1;
+    while (k + run < order.size() && refs[order[k + run]].hba == refs[order[k]].hba + run &&
+           refs[order[k]].hba / sb == refs[order[k + run]].hba / sb) {
+      ++run;
+    }
+    for (size_t j = 0; j < run; ++j) slot_of[order[k + j]] = k + j;
+    Status s = segments_->read(refs[order[k]].hba,
+                               std::span(cipher.data() + k * kBlockSize, run * kBlockSize));
+    if (!s.is_ok()) {
+      return s.with_context("read of block " + std::to_string(lba + which[order[k]]));
+    }
+    k += run;
+  }
+  std::vector<Status> results(which.size());
+  pool_->parallel_for(which.size(), [&](size_t m) {
+    const uint64_t block = lba + which[m];
+    const auto ad = block_ad(block, refs[m].hba);
+    results[m] = crypto::open_block(
+        header_.cipher, refs[m].key, ad,
+        std::span<const uint8_t, kBlockSize>(cipher.data() + slot_of[m] * kBlockSize, kBlockSize),
+        refs[m].tag, std::span<uint8_t, kBlockSize>(out.data() + which[m] * kBlockSize, kBlockSize));
+  });
+  for (size_t m = 0; m < which.size(); ++m) {
+    if (!results[m].is_ok()) {
+      const std::string what = "block " + std::to_string(lba + which[m]) + " (host block " +
+                               std::to_string(refs[m].hba) + ") failed authentication";
+      warn(what);
+      return Status::corruption(what);
+    }
+  }
+  return Status::ok();
+}
+
+Status SecureDisk::write(uint64_t lba, std::span<const uint8_t> data) {
+  JD_TRY(check_block_range(header_.logical_blocks, lba, data.size()));
+  JD_TRY(check_writable());
+  const size_t n = data.size() / kBlockSize;
+  bool over;
+  {
+    std::lock_guard lock(mu_);
+    over = (buffer_.size() + n) * kBlockSize > options_.write_buffer_bytes && !buffer_.empty();
+  }
+  if (over) {
+    // Make room before taking the new data, so that a failed drain (e.g. ENOSPC) refuses this
+    // write rather than buffering without bound.
+    std::lock_guard flush(flush_mu_);
+    JD_TRY(drain_locked());
+  }
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < n; ++i) {
+    auto& slot = buffer_[lba + i];
+    if (!slot) slot = std::make_unique<Block>();
+    std::memcpy(slot->data(), data.data() + i * kBlockSize, kBlockSize);
+  }
+  user_bytes_session_ += data.size();
+  return Status::ok();
+}
+
+Status SecureDisk::drain_locked() {
+  std::vector<std::pair<uint64_t, Block*>> blocks;
+  {
+    std::lock_guard lock(mu_);
+    if (buffer_.empty()) return Status::ok();
+    draining_.swap(buffer_);
+    blocks.reserve(draining_.size());
+    for (auto& [lba, b] : draining_) blocks.emplace_back(lba, b.get());
+  }
+  // Host placement must not mirror logical order (JinDisk laid blocks out in LBA order).
+  std::shuffle(blocks.begin(), blocks.end(), std::mt19937_64(std::random_device{}()));
+  std::vector<index::BlockRef> refs;
+  Status s = seal_and_place(blocks, refs);
+  if (!s.is_ok()) {
+    // Nothing was published: give the blocks back to the buffer (newer writes win).
+    std::lock_guard lock(mu_);
+    for (auto& [lba, b] : draining_) buffer_.try_emplace(lba, std::move(b));
+    draining_.clear();
+    return s;
+  }
+  Status index_status;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const uint64_t lba = blocks[i].first;
+    auto old = index_->get(lba);
+    if (!old.is_ok()) {
+      // The old block cannot be freed without knowing it; keeping it used only wastes space.
+      if (index_status.is_ok()) index_status = old.status();
+    } else if (*old) {
+      alloc_->defer_free((*old)->hba);
+    }
+    Status put = index_->put(lba, refs[i]);
+    if (!put.is_ok() && index_status.is_ok()) index_status = put;  // entry is in the memtable
+  }
+  {
+    std::lock_guard lock(mu_);
+    draining_.clear();
+  }
+  dirty_ = true;
+  if (!index_status.is_ok()) {
+    // The entries are in the memtable, so nothing is lost in memory; but a failed index write
+    // or sync leaves the host state unknown, so only a full host may be retried.
+    if (index_status.code() != Code::kNoSpace) {
+      set_read_only("writing the index failed: " + index_status.to_string());
+    }
+    return index_status;
+  }
+  return Status::ok();
+}
+
+Status SecureDisk::seal_and_place(std::vector<std::pair<uint64_t, Block*>>& blocks,
+                                  std::vector<index::BlockRef>& refs) {
+  const size_t n = blocks.size();
+  const std::vector<uint64_t> hbas = alloc_->allocate(n);
+  refs.assign(n, {});
+  std::vector<uint8_t> cipher(n * kBlockSize);
+  pool_->parallel_for(n, [&](size_t i) {
+    refs[i].hba = hbas[i];
+    refs[i].key = crypto::random_key();
+    const auto ad = block_ad(blocks[i].first, hbas[i]);
+    crypto::seal_block(header_.cipher, refs[i].key, ad,
+                       std::span<const uint8_t, kBlockSize>(blocks[i].second->data(), kBlockSize),
+                       std::span<uint8_t, kBlockSize>(cipher.data() + i * kBlockSize, kBlockSize),
+                       refs[i].tag);
+  });
+  const uint32_t sb = header_.segment_blocks;
+  for (size_t i = 0; i < n;) {
+    size_t run = 1;
+    while (i + run < n && hbas[i + run] == hbas[i] + run && hbas[i] / sb == hbas[i + run] / sb) ++run;
+    Status s = segments_->write(hbas[i], std::span(cipher.data() + i * kBlockSize, run * kBlockSize));
+    if (!s.is_ok()) {
+      alloc_->unallocate(hbas);
+      return s;
+    }
+    i += run;
+  }
+  return Status::ok();
+}
+
+Status SecureDisk::trim(uint64_t lba, uint64_t count) {
+  if (count > UINT64_MAX / kBlockSize) return Status::invalid_argument("trim count too large");
+  JD_TRY(check_block_range(header_.logical_blocks, lba, count * kBlockSize));
+  JD_TRY(check_writable());
+  if (count == 0) return Status::ok();
+  std::lock_guard flush(flush_mu_);
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = buffer_.begin(); it != buffer_.end();) {
+      if (it->first >= lba && it->first - lba < count) it = buffer_.erase(it);
+      else ++it;
+    }
+  }
+  for (uint64_t first = lba; first < lba + count; first += kTrimWindow) {
+    const uint64_t last = std::min(lba + count, first + kTrimWindow) - 1;
+    std::vector<std::pair<uint64_t, uint64_t>> mapped;  // lba, hba
+    JD_TRY(index_->scan(first, last, [&](uint64_t l, const index::BlockRef& ref) {
+      mapped.emplace_back(l, ref.hba);
+      return Status::ok();
+    }));
+    for (const auto& [l, hba] : mapped) {
+      Status s = index_->remove(l);
+      alloc_->defer_free(hba);
+      dirty_ = true;
+      if (!s.is_ok()) warn("index update during trim: " + s.to_string());
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace jindisk::disk

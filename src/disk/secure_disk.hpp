@@ -1,0 +1,140 @@
+// SecureDisk: the Disk implementation. The whole stack is assembled in open_stack()
+// (secure_disk.cpp), top to bottom: host store -> header/master key -> root slots -> anchor ->
+// index -> allocator rebuilt from the index -> segment files.
+//
+// Data path (data_path.cpp): writes land in an in-memory buffer that absorbs rewrites; a
+// drain (under pressure, or at flush) seals every buffered block with a one-time key, appends
+// the ciphertext to data segments at freshly allocated host blocks, and records
+// LBA -> {HBA, key, tag} in the index. Reads take the buffer first, else the index.
+// Commit (commit.cpp): DESIGN §4: drain, fdatasync segments, index prepare_commit (WAL +
+// manifest, synced), root slot commit (the single commit point), anchor bump, then release
+// the host blocks the commit stopped referencing.
+//
+// Locks, always taken in this order when nested:
+//   flush_mu_   serialises drains, trims, commits and close (the only index/allocator mutators)
+//   reclaim_mu_ shared by reads for their whole lookup+read; exclusive while freed host blocks
+//               are released, so a read never sees its block reused under it
+//   mu_         the write buffer (buffer_, draining_) and the read-only state; held briefly
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "crypto/aead.hpp"
+#include "crypto/secret_key.hpp"
+#include "disk/anchor.hpp"
+#include "disk/block_allocator.hpp"
+#include "disk/disk_header.hpp"
+#include "disk/segment_files.hpp"
+#include "disk/worker_pool.hpp"
+#include "host/store.hpp"
+#include "index/lsm_index.hpp"
+#include "jindisk/disk.hpp"
+#include "log/root_slots.hpp"
+
+namespace jindisk::disk {
+
+constexpr char kRootName[] = "root";
+constexpr char kLockName[] = "lock";
+
+class SecureDisk final : public Disk {
+ public:
+  // Over any host store (tests pass MemoryStore or FaultInjectingStore; they keep ownership).
+  static Result<std::unique_ptr<SecureDisk>> create(host::Store& store, const KeySource& key,
+                                                    const CreateOptions& create_options,
+                                                    const OpenOptions& open_options);
+  static Result<std::unique_ptr<SecureDisk>> open(host::Store& store, const KeySource& key,
+                                                  const OpenOptions& options);
+  // Makes the disk own its store (the public Disk::open over a directory).
+  void adopt_store(std::unique_ptr<host::Store> store) { owned_store_ = std::move(store); }
+
+  ~SecureDisk() override;
+
+  uint64_t block_count() const override { return header_.logical_blocks; }
+  Status read(uint64_t lba, std::span<uint8_t> out) override;
+  Status write(uint64_t lba, std::span<const uint8_t> data) override;
+  Status flush() override;
+  Status trim(uint64_t lba, uint64_t count) override;
+
+  Result<size_t> read_bytes(uint64_t offset, std::span<uint8_t> out) override;
+  Status write_bytes(uint64_t offset, std::span<const uint8_t> data) override;
+  Status trim_bytes(uint64_t offset, uint64_t length) override;
+
+  DiskInfo info() const override;
+  Status close() override;
+
+  // Test hooks.
+  index::LsmIndex& index_for_tests() { return *index_; }
+  // Write-buffer blocks not yet drained.
+  size_t buffered_blocks() const;
+
+ private:
+  using Block = std::array<uint8_t, kBlockSize>;
+  using BlockMap = std::unordered_map<uint64_t, std::unique_ptr<Block>>;
+
+  SecureDisk(host::Store& store, OpenOptions options);
+  static Result<std::unique_ptr<SecureDisk>> open_stack(host::Store& store,
+                                                        std::unique_ptr<host::DirLock> lock,
+                                                        DiskHeader header,
+                                                        crypto::SecretKey master,
+                                                        const OpenOptions& options);
+  Status check_anchor(const log::RootRecord& root);
+  Status rebuild_allocation();
+  void remove_leftovers();
+
+  // Data path (data_path.cpp).
+  Status drain_locked();  // requires flush_mu_
+  Status seal_and_place(std::vector<std::pair<uint64_t, Block*>>& blocks,
+                        std::vector<index::BlockRef>& refs);
+  Status read_from_host(uint64_t lba, std::span<const size_t> which,
+                        std::span<const index::BlockRef> refs, std::span<uint8_t> out);
+  std::array<uint8_t, 40> block_ad(uint64_t lba, uint64_t hba) const;
+
+  // Commit (commit.cpp).
+  Status commit_locked();  // requires flush_mu_
+  Status check_writable() const;
+  void set_read_only(const std::string& reason);
+  void warn(const std::string& message) const;
+
+  host::Store& store_;
+  std::unique_ptr<host::Store> owned_store_;
+  OpenOptions options_;
+  std::unique_ptr<host::DirLock> lock_;
+  DiskHeader header_;
+  crypto::SecretKey master_;
+  std::unique_ptr<log::RootSlots> roots_;
+  std::unique_ptr<Anchor> anchor_;
+  std::unique_ptr<index::LsmIndex> index_;
+  std::unique_ptr<BlockAllocator> alloc_;
+  std::unique_ptr<SegmentFiles> segments_;
+  std::unique_ptr<WorkerPool> pool_;
+
+  mutable std::mutex flush_mu_;
+  mutable std::shared_mutex reclaim_mu_;
+  mutable std::mutex mu_;
+  BlockMap buffer_;    // written, not yet drained
+  BlockMap draining_;  // being sealed and placed by a drain; still readable
+  std::string read_only_reason_;  // under mu_; non-empty = writes refused
+  std::atomic<bool> read_only_{false};
+  std::atomic<bool> closed_{false};  // set under flush_mu_
+  bool dirty_ = false;             // state changed since the last commit (under flush_mu_)
+
+  std::array<std::mutex, 256> stripes_;  // read-modify-write of partial blocks, by lba % 256
+
+  // Committed state and statistics.
+  uint64_t epoch_ = 0;
+  crypto::Tag root_tag_{};
+  uint64_t user_bytes_base_ = 0;  // as recorded in the root at open
+  uint64_t host_bytes_base_ = 0;
+  std::atomic<uint64_t> user_bytes_session_{0};
+  std::atomic<uint64_t> root_writes_{0};
+  uint64_t host_bytes_session() const;  // segments + index + root slots, since open
+};
+
+}  // namespace jindisk::disk

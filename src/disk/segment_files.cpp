@@ -1,0 +1,118 @@
+#include "disk/segment_files.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "crypto/aead.hpp"
+
+namespace jindisk::disk {
+
+SegmentFiles::SegmentFiles(host::Store& store, uint32_t segment_blocks, size_t max_open)
+    : store_(store), segment_blocks_(segment_blocks), max_open_(max_open) {}
+
+std::string SegmentFiles::name(uint64_t segment) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "seg-%016" PRIx64, segment);
+  return buf;
+}
+
+std::optional<uint64_t> SegmentFiles::parse_name(std::string_view name) {
+  if (name.size() != 20 || name.substr(0, 4) != "seg-") return std::nullopt;
+  uint64_t v = 0;
+  for (char c : name.substr(4)) {
+    int d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else return std::nullopt;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  return v;
+}
+
+Result<std::shared_ptr<host::File>> SegmentFiles::file(uint64_t segment, bool for_write) {
+  // Called with mu_ held.
+  if (auto it = open_.find(segment); it != open_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
+  }
+  if (auto it = dirty_.find(segment); it != dirty_.end()) return it->second;
+  auto opened = store_.open(name(segment), for_write ? host::OpenMode::kCreateOrOpen
+                                                     : host::OpenMode::kExisting);
+  if (!opened.is_ok()) {
+    if (opened.status().code() == Code::kNotFound) {
+      return Status::corruption("data segment " + name(segment) + " is missing");
+    }
+    return opened.status();
+  }
+  if (for_write) created_ = true;  // cheap over-approximation: the commit syncs the directory
+  std::shared_ptr<host::File> f(std::move(opened).value());
+  lru_.emplace_front(segment, f);
+  open_[segment] = lru_.begin();
+  while (lru_.size() > max_open_) {
+    open_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+  return f;
+}
+
+Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks) {
+  const uint64_t segment = first_hba / segment_blocks_;
+  const uint64_t offset = (first_hba % segment_blocks_) * crypto::kBlockSize;
+  std::shared_ptr<host::File> f;
+  {
+    std::lock_guard lock(mu_);
+    JD_ASSIGN_OR_RETURN(f, file(segment, true));
+    dirty_[segment] = f;
+  }
+  JD_TRY(f->write_at(offset, blocks));
+  std::lock_guard lock(mu_);
+  bytes_written_ += blocks.size();
+  return Status::ok();
+}
+
+Status SegmentFiles::read(uint64_t first_hba, std::span<uint8_t> out) {
+  const uint64_t segment = first_hba / segment_blocks_;
+  const uint64_t offset = (first_hba % segment_blocks_) * crypto::kBlockSize;
+  std::shared_ptr<host::File> f;
+  {
+    std::lock_guard lock(mu_);
+    JD_ASSIGN_OR_RETURN(f, file(segment, false));
+  }
+  return f->read_exact(offset, out).with_context(name(segment));
+}
+
+Status SegmentFiles::sync_dirty() {
+  std::map<uint64_t, std::shared_ptr<host::File>> dirty;
+  bool created;
+  {
+    std::lock_guard lock(mu_);
+    dirty.swap(dirty_);
+    created = created_;
+    created_ = false;
+  }
+  for (auto& [segment, f] : dirty) {
+    Status s = f->sync();
+    if (!s.is_ok()) return s.with_context("sync " + name(segment));
+  }
+  if (created) JD_TRY(store_.sync_dir());
+  return Status::ok();
+}
+
+Status SegmentFiles::remove(uint64_t segment) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = open_.find(segment); it != open_.end()) {
+      lru_.erase(it->second);
+      open_.erase(it);
+    }
+    dirty_.erase(segment);
+  }
+  return store_.remove(name(segment));
+}
+
+uint64_t SegmentFiles::bytes_written() const {
+  std::lock_guard lock(mu_);
+  return bytes_written_;
+}
+
+}  // namespace jindisk::disk

@@ -1,0 +1,55 @@
+// Data segment files ("seg-<16 hex>") in the host store: the data log. Block `off` of segment
+// `s` is at byte off * 4096 of its file. Keeps recently used files open (bounded), and pins
+// files written since the last sync_dirty() so that the commit can fdatasync exactly those.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "host/store.hpp"
+#include "jindisk/status.hpp"
+
+namespace jindisk::disk {
+
+class SegmentFiles {
+ public:
+  SegmentFiles(host::Store& store, uint32_t segment_blocks, size_t max_open = 128);
+
+  static std::string name(uint64_t segment);
+  static std::optional<uint64_t> parse_name(std::string_view name);
+
+  // Writes consecutive blocks starting at first_hba (they must stay inside one segment).
+  Status write(uint64_t first_hba, std::span<const uint8_t> blocks);
+  // Reads consecutive blocks starting at first_hba (inside one segment). A missing file or a
+  // short read is kCorruption: the index says the block is there.
+  Status read(uint64_t first_hba, std::span<uint8_t> out);
+  // fdatasync every file written since the last call; sync_dir if one was created.
+  Status sync_dirty();
+  Status remove(uint64_t segment);
+  // Host bytes written through write() since construction.
+  uint64_t bytes_written() const;
+
+ private:
+  Result<std::shared_ptr<host::File>> file(uint64_t segment, bool for_write);
+
+  host::Store& store_;
+  const uint32_t segment_blocks_;
+  const size_t max_open_;
+  mutable std::mutex mu_;
+  // LRU of open files: most recent at the front.
+  std::list<std::pair<uint64_t, std::shared_ptr<host::File>>> lru_;
+  std::map<uint64_t, decltype(lru_)::iterator> open_;
+  std::map<uint64_t, std::shared_ptr<host::File>> dirty_;
+  bool created_ = false;
+  uint64_t bytes_written_ = 0;
+};
+
+}  // namespace jindisk::disk

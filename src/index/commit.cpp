@@ -1,0 +1,243 @@
+// The writer path: memtable updates and dumps, WAL appends and rotation, manifests, and the
+// index's part of the commit protocol (lsm_index.hpp, top comment).
+//
+// Invariant behind every root this file returns: the manifest lists exactly the SSTs of one
+// Version, and the WAL (up to the returned position) holds, for every entry in the memtable
+// at that moment, a record with its current value. A WAL covers only entries since the last
+// dump: a dump starts a new WAL, whose first records are the whole memtable.
+//
+// Files a prepared root refers to are never overwritten and never removed before a later
+// commit succeeds without them, so even a root whose write was reported failed but did land
+// stays openable.
+#include <algorithm>
+
+#include "index/index_impl.hpp"
+#include "index/manifest.hpp"
+#include "index/sst_writer.hpp"
+#include "index/wal_format.hpp"
+
+namespace jindisk::index {
+namespace {
+
+constexpr uint64_t kSstFileBytesPerBlock = crypto::kBlockSize + crypto::kTagSize;
+
+Status append_entries(log::ChainLog& log, const std::vector<Entry>& entries) {
+  std::vector<uint8_t> record;
+  for (const Entry& e : entries) {
+    encode_wal_record(e, record);
+    JD_TRY(log.append(record));
+  }
+  return Status::ok();
+}
+
+std::vector<Entry> all_entries(const Memtable& mem) {
+  std::vector<Entry> out;
+  out.reserve(mem.size());
+  for (const auto& [lba, slot] : mem.entries()) out.push_back(Entry{lba, slot.ref});
+  return out;
+}
+
+}  // namespace
+
+Status LsmIndex::Impl::record(uint64_t lba, const BlockRef& ref) {
+  {
+    std::unique_lock lock(mu);
+    mem.put(lba, ref);
+  }
+  if (mem.size() >= std::max<size_t>(options.memtable_entries, 1)) return dump_memtable();
+  return Status::ok();
+}
+
+Status LsmIndex::Impl::dump_memtable() {
+  if (mem.empty()) return Status::ok();
+  const uint64_t id = next_file_id++;
+  {
+    std::unique_lock lock(mu);
+    writing.insert(id);
+  }
+  // Only this thread mutates the memtable, so it can be read without the lock while the SST
+  // is written; readers keep using it until the swap below.
+  auto write = [&]() -> Result<std::shared_ptr<const SstReader>> {
+    JD_ASSIGN_OR_RETURN(SstWriter writer, SstWriter::create(store, id));
+    for (const auto& [lba, slot] : mem.entries()) JD_TRY(writer.add(Entry{lba, slot.ref}));
+    JD_ASSIGN_OR_RETURN(SstMeta meta, writer.finish());
+    bytes_written += meta.ref.blocks * kSstFileBytesPerBlock;
+    return SstReader::open(store, meta, &cache);
+  };
+  Result<std::shared_ptr<const SstReader>> reader = write();
+  if (!reader.is_ok()) {
+    discard_output(id);
+    return reader.status().with_context("memtable dump");
+  }
+  {
+    std::unique_lock lock(mu);
+    version = apply_edit(*version, {}, 0, {reader.value()}, ++last_seq);
+    mem.clear();
+    writing.erase(id);
+  }
+  // The new SST holds everything the current WAL does (and the uncommitted rest), so the
+  // next commit starts a fresh WAL instead of appending.
+  wal_rotation_pending = true;
+  schedule_compaction();
+  return Status::ok();
+}
+
+void LsmIndex::Impl::abandon_wal() {
+  if (wal && wal_id != committed.wal_file_id) retire(file_name(FileKind::kWal, wal_id));
+  wal.reset();
+  wal_rotation_pending = true;
+}
+
+Status LsmIndex::Impl::start_new_wal() {
+  const uint64_t id = next_file_id++;
+  const std::string name = file_name(FileKind::kWal, id);
+  const crypto::KeyBytes key = crypto::random_key();
+  JD_ASSIGN_OR_RETURN(std::unique_ptr<host::File> file,
+                      store.open(name, host::OpenMode::kCreateNew));
+  log::ChainLog log = log::ChainLog::create(std::move(file), key, id);
+  Status st = append_entries(log, all_entries(mem));
+  if (st.is_ok()) st = log.sync();
+  bytes_written += log.position().blocks * crypto::kBlockSize;
+  if (!st.is_ok()) {
+    retire(name);
+    return st.with_context("new WAL");
+  }
+  if (wal && wal_id != committed.wal_file_id) retire(file_name(FileKind::kWal, wal_id));
+  wal.emplace(std::move(log));
+  wal_id = id;
+  wal_key = key;
+  wal_rotation_pending = false;
+  wal_blocks = wal->position().blocks;
+  mem.clear_dirty();  // the new WAL holds every entry
+  return Status::ok();
+}
+
+Status LsmIndex::Impl::write_wal() {
+  if (!wal || wal_rotation_pending) return start_new_wal();
+  const uint64_t before = wal->position().blocks;
+  Status st = append_entries(*wal, mem.dirty_entries());
+  if (st.is_ok()) st = wal->sync();
+  bytes_written += (wal->position().blocks - before) * crypto::kBlockSize;
+  if (!st.is_ok()) {
+    // Which records reached the host is unknown now; a new WAL with the whole memtable is
+    // the simple way to be sure again (and never touches what the committed root needs).
+    abandon_wal();
+    return st.with_context("WAL append");
+  }
+  wal_blocks = wal->position().blocks;
+  mem.clear_dirty();
+  return Status::ok();
+}
+
+Result<log::SealedFileRef> LsmIndex::Impl::manifest_for(const Version& v) {
+  if (v.seq == committed_seq) return committed.manifest;
+  if (v.seq == manifest_seq) return manifest;  // written by an earlier, failed attempt
+  log::SealedFileRef ref;                     // file_id 0: no SSTs
+  if (v.file_count() > 0) {
+    const uint64_t id = next_file_id++;
+    Result<log::SealedFileRef> written = write_manifest(store, id, v.manifest_entries());
+    if (!written.is_ok()) {
+      retire(file_name(FileKind::kManifest, id));
+      return written.status().with_context("manifest");
+    }
+    ref = written.value();
+    bytes_written += ref.blocks * kSstFileBytesPerBlock;
+  }
+  if (manifest.file_id != 0 && manifest.file_id != committed.manifest.file_id) {
+    retire(file_name(FileKind::kManifest, manifest.file_id));
+  }
+  manifest = ref;
+  manifest_seq = v.seq;
+  return ref;
+}
+
+Result<IndexRoot> LsmIndex::Impl::prepare_commit() {
+  prepared.reset();  // a prepared root not followed by commit_succeeded counts as failed
+  if (wal && !wal_rotation_pending && wal->position().blocks > options.max_wal_blocks) {
+    // Bounds replay time at open: the memtable goes into an SST and a fresh WAL starts.
+    JD_TRY(dump_memtable());
+    wal_rotation_pending = true;
+  }
+  JD_TRY(write_wal());
+  const std::shared_ptr<const Version> v = current();
+  JD_ASSIGN_OR_RETURN(log::SealedFileRef manifest_ref, manifest_for(*v));
+
+  IndexRoot root;
+  root.manifest = manifest_ref;
+  root.wal_file_id = wal_id;
+  root.wal_key = wal_key;
+  root.wal_position = wal->position();
+  root.next_file_id = next_file_id.load();
+  // New names (WAL, manifest, and the SSTs a new manifest lists) are durable only after the
+  // directory is synced; the root must not point at a name a crash could take back.
+  if (root.wal_file_id != committed.wal_file_id ||
+      root.manifest.file_id != committed.manifest.file_id) {
+    JD_TRY(store.sync_dir().with_context("index files"));
+  }
+  prepared = Prepared{root, v->seq, v->file_ids()};
+  return root;
+}
+
+void LsmIndex::Impl::commit_succeeded(const IndexRoot& root) {
+  if (!prepared || prepared->root != root) {
+    // Not the root prepare_commit returned: a caller bug. Adopting it could make us delete
+    // files the real committed state needs, so change nothing.
+    assert(false && "commit_succeeded with a root this index did not prepare");
+    return;
+  }
+  const IndexRoot old = committed;
+  committed = prepared->root;
+  committed_seq = prepared->seq;
+  committed_ssts = std::move(prepared->ssts);
+  prepared.reset();
+  if (old.wal_file_id != 0) retire(file_name(FileKind::kWal, old.wal_file_id));
+  if (old.manifest.file_id != 0) retire(file_name(FileKind::kManifest, old.manifest.file_id));
+  collect_garbage();
+}
+
+void LsmIndex::Impl::commit_failed() {
+  // Nothing to undo: the WAL keeps growing after the prepared position (records stay valid,
+  // and a root that did land despite the error still finds its prefix intact), and the next
+  // prepare_commit reuses or replaces the manifest.
+  prepared.reset();
+}
+
+void LsmIndex::Impl::retire(std::string name) {
+  std::unique_lock lock(mu);
+  obsolete.insert(std::move(name));
+}
+
+bool LsmIndex::Impl::referenced_or_live(FileKind kind, uint64_t id) const {
+  switch (kind) {
+    case FileKind::kWal:
+      return id == committed.wal_file_id || (wal.has_value() && id == wal_id) ||
+             (prepared && prepared->root.wal_file_id == id);
+    case FileKind::kManifest:
+      return id == committed.manifest.file_id || id == manifest.file_id ||
+             (prepared && prepared->root.manifest.file_id == id);
+    case FileKind::kSst:
+      return committed_ssts.contains(id) || version->contains(id) || writing.contains(id) ||
+             (prepared && prepared->ssts.contains(id));
+  }
+  return true;
+}
+
+void LsmIndex::Impl::collect_garbage() {
+  std::vector<std::string> doomed;
+  {
+    std::unique_lock lock(mu);
+    for (auto it = obsolete.begin(); it != obsolete.end();) {
+      auto parsed = parse_file_name(*it);
+      if (parsed && referenced_or_live(parsed->kind, parsed->id)) {
+        ++it;
+      } else {
+        doomed.push_back(*it);
+        it = obsolete.erase(it);
+      }
+    }
+  }
+  // A failed removal only leaves a leftover that unreferenced_files() reports at next open.
+  for (const std::string& name : doomed) (void)store.remove(name);
+}
+
+}  // namespace jindisk::index

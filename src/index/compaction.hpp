@@ -1,0 +1,48 @@
+// Choosing and running one compaction. A compaction is a pure function of its input files:
+// it merges them newest first, keeps the newest version of each lba, drops tombstones only
+// when nothing deeper than the output level could still hold the lba, and writes the result
+// as new SSTs (cut at about 2 MiB) for the output level. It never touches the memtable or the
+// current Version; LsmIndex installs the outputs.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "host/store.hpp"
+#include "index/lsm_index.hpp"
+#include "index/version.hpp"
+
+namespace jindisk::index {
+
+// Entries per output SST: 512 full data blocks, about 2 MiB of host file.
+constexpr uint64_t kTargetFileEntries = 512 * kEntriesPerBlock;
+
+struct CompactionPlan {
+  size_t output_level = 1;
+  SstList newer;  // all of level 0 (newest first), or all of level output_level - 1
+  SstList older;  // the files of output_level whose lba range overlaps `newer`
+  bool drop_tombstones = false;
+  std::set<uint64_t> input_ids() const;
+};
+
+// Level 0 holding >= level0_files files goes first; then the shallowest level i >= 1 holding
+// more than memtable_entries * level_ratio^i entries (the deepest level never overflows).
+std::optional<CompactionPlan> pick_compaction(const Version& v, const IndexOptions& options);
+
+struct CompactionEnv {
+  host::Store& store;
+  BlockCache* cache;
+  // Hands out a file id for an output and records it as being written; discard() removes
+  // the file of an output that will not be installed (best effort) and forgets the id.
+  std::function<uint64_t()> new_file_id;
+  std::function<void(uint64_t)> discard;
+  const std::atomic<bool>* stop = nullptr;  // set: give up soon (index shutting down)
+  std::atomic<uint64_t>* bytes_written = nullptr;
+};
+
+// Writes the outputs (possibly none, if everything was dropped) and opens them for reading.
+Result<SstList> run_compaction(const CompactionPlan& plan, CompactionEnv& env);
+
+}  // namespace jindisk::index

@@ -1,0 +1,193 @@
+// LsmIndex: construction, recovery of a committed state, the read path and statistics.
+// The writer path is in commit.cpp, compaction scheduling in background.cpp.
+#include "index/lsm_index.hpp"
+
+#include <algorithm>
+
+#include "index/index_impl.hpp"
+#include "index/merge_iterator.hpp"
+#include "index/wal_format.hpp"
+
+namespace jindisk::index {
+
+// ---- Impl: loading
+
+Status LsmIndex::Impl::seed_file_ids(uint64_t at_least) {
+  // Start above every index file present, not only above the root's counter: files left by a
+  // crash after the last commit carry ids >= next_file_id, and a new file must never reuse a
+  // name the disk layer may be about to delete as a leftover.
+  JD_ASSIGN_OR_RETURN(std::vector<std::string> names, store.list());
+  uint64_t next = std::max<uint64_t>(at_least, 1);
+  for (const std::string& name : names) {
+    if (auto parsed = parse_file_name(name); parsed && parsed->id != UINT64_MAX) {
+      next = std::max(next, parsed->id + 1);
+    }
+  }
+  next_file_id = next;
+  return Status::ok();
+}
+
+Status LsmIndex::Impl::load(const IndexRoot& given) {
+  // The same checks as a decoded root gets, so that a root built in memory is held to them.
+  std::vector<uint8_t> encoded;
+  given.encode(encoded);
+  JD_ASSIGN_OR_RETURN(IndexRoot root, IndexRoot::decode(encoded));
+  JD_TRY(seed_file_ids(root.next_file_id));
+
+  std::vector<ManifestEntry> listing;
+  if (root.manifest.file_id != 0) {
+    JD_ASSIGN_OR_RETURN(listing, read_manifest(store, root.manifest));
+  }
+  JD_ASSIGN_OR_RETURN(version, load_version(store, listing, &cache, root.next_file_id, 1));
+  last_seq = 1;
+
+  if (root.wal_file_id != 0) {
+    const std::string name = file_name(FileKind::kWal, root.wal_file_id);
+    auto file = store.open(name, host::OpenMode::kExisting);
+    if (!file.is_ok()) {
+      if (file.status().code() == Code::kNotFound) return Status::corruption(name + ": missing");
+      return file.status().with_context(name);
+    }
+    auto replay = [this](std::span<const uint8_t> record) -> Status {
+      JD_ASSIGN_OR_RETURN(Entry e, decode_wal_record(record));
+      mem.put_clean(e.lba, e.ref);
+      return Status::ok();
+    };
+    Result<log::ChainLog> log = log::ChainLog::open(std::move(file).value(), root.wal_key,
+                                                    root.wal_file_id, root.wal_position, replay);
+    if (!log.is_ok()) return log.status().with_context(name);
+    wal.emplace(std::move(log).value());
+    wal_id = root.wal_file_id;
+    wal_key = root.wal_key;
+    wal_blocks = root.wal_position.blocks;
+  }
+  committed = root;
+  committed_seq = 1;
+  committed_ssts = version->file_ids();
+  manifest = root.manifest;
+  manifest_seq = 1;
+  return Status::ok();
+}
+
+// ---- Impl: reads
+
+std::shared_ptr<const Version> LsmIndex::Impl::current() const {
+  std::shared_lock lock(mu);
+  return version;
+}
+
+Result<std::optional<BlockRef>> LsmIndex::Impl::get(uint64_t lba) const {
+  std::shared_ptr<const Version> v;
+  {
+    // The memtable and the Version are read under one lock: a dump moves entries from one to
+    // the other atomically, so a reader sees them in exactly one of the two.
+    std::shared_lock lock(mu);
+    if (const BlockRef* ref = mem.find(lba)) {
+      return is_tombstone(*ref) ? std::optional<BlockRef>{} : std::optional<BlockRef>(*ref);
+    }
+    v = version;
+  }
+  JD_ASSIGN_OR_RETURN(std::optional<BlockRef> hit, v->find(lba));
+  if (hit && is_tombstone(*hit)) hit.reset();
+  return hit;
+}
+
+Status LsmIndex::Impl::scan(uint64_t first, uint64_t last,
+                            const std::function<Status(uint64_t, const BlockRef&)>& visit) const {
+  if (first > last) return Status::ok();
+  std::vector<std::unique_ptr<EntrySource>> sources;
+  std::shared_ptr<const Version> v;
+  {
+    std::shared_lock lock(mu);
+    // A copy of the range (at most the memtable's size) so that visit() runs without the
+    // lock and may call back into the index.
+    sources.push_back(std::make_unique<VectorSource>(mem.range(first, last)));
+    v = version;
+  }
+  v->add_sources(sources, /*fill_cache=*/true);
+  MergeIterator it(std::move(sources));
+  JD_TRY(it.seek(first));
+  while (it.valid() && it.entry().lba <= last) {
+    const Entry e = it.entry();
+    if (!is_tombstone(e.ref)) JD_TRY(visit(e.lba, e.ref));
+    if (e.lba == last) break;
+    JD_TRY(it.next());
+  }
+  return Status::ok();
+}
+
+std::vector<std::string> LsmIndex::Impl::unreferenced_files(
+    const std::vector<std::string>& names) const {
+  std::vector<std::string> out;
+  std::shared_lock lock(mu);
+  for (const std::string& name : names) {
+    if (!is_index_file(name)) continue;
+    auto parsed = parse_file_name(name);
+    // A name with an index prefix but not our spelling is nobody's file: a leftover too.
+    if (!parsed || !referenced_or_live(parsed->kind, parsed->id)) out.push_back(name);
+  }
+  return out;
+}
+
+IndexStats LsmIndex::Impl::stats() const {
+  IndexStats s;
+  std::shared_lock lock(mu);
+  s.memtable_entries = mem.size();
+  s.sst_files = version->file_count();
+  s.sst_entries = version->entries();
+  s.sst_bytes = version->host_bytes();
+  s.levels = version->depth();
+  s.wal_blocks = wal_blocks.load();
+  s.compactions = compactions.load();
+  s.host_bytes_written = bytes_written.load();
+  return s;
+}
+
+// ---- LsmIndex
+
+LsmIndex::LsmIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LsmIndex::~LsmIndex() = default;
+
+Result<std::unique_ptr<LsmIndex>> LsmIndex::create(host::Store& store, IndexOptions options) {
+  auto impl = std::make_unique<Impl>(store, options);
+  JD_TRY(impl->seed_file_ids(1));
+  impl->version = std::make_shared<const Version>();
+  impl->start_background();
+  return std::unique_ptr<LsmIndex>(new LsmIndex(std::move(impl)));
+}
+
+Result<std::unique_ptr<LsmIndex>> LsmIndex::open(host::Store& store, const IndexRoot& root,
+                                                 IndexOptions options) {
+  auto impl = std::make_unique<Impl>(store, options);
+  JD_TRY(impl->load(root));
+  impl->start_background();
+  return std::unique_ptr<LsmIndex>(new LsmIndex(std::move(impl)));
+}
+
+Result<std::optional<BlockRef>> LsmIndex::get(uint64_t lba) const { return impl_->get(lba); }
+
+Status LsmIndex::scan(uint64_t first, uint64_t last,
+                      const std::function<Status(uint64_t, const BlockRef&)>& visit) const {
+  return impl_->scan(first, last, visit);
+}
+
+Status LsmIndex::put(uint64_t lba, const BlockRef& ref) {
+  if (is_tombstone(ref)) return Status::invalid_argument("hba all ones is reserved for trims");
+  return impl_->record(lba, ref);
+}
+
+Status LsmIndex::remove(uint64_t lba) { return impl_->record(lba, tombstone_ref()); }
+
+Result<IndexRoot> LsmIndex::prepare_commit() { return impl_->prepare_commit(); }
+void LsmIndex::commit_succeeded(const IndexRoot& root) { impl_->commit_succeeded(root); }
+void LsmIndex::commit_failed() { impl_->commit_failed(); }
+
+std::vector<std::string> LsmIndex::unreferenced_files(const std::vector<std::string>& names) const {
+  return impl_->unreferenced_files(names);
+}
+
+Status LsmIndex::compact_now() { return impl_->run_compactions(); }
+IndexStats LsmIndex::stats() const { return impl_->stats(); }
+const IndexRoot& LsmIndex::committed_root() const { return impl_->committed; }
+
+}  // namespace jindisk::index

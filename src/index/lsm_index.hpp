@@ -1,0 +1,148 @@
+// The index layer: an LSM tree mapping LBA -> BlockRef {HBA, one-time key, tag}.
+//
+// State = sorted files (SSTs, sealed write-once files in levels) overlaid by the memtable, newest
+// wins. Durability comes only through the disk layer's commit:
+//   1. prepare_commit() writes what the memtable gained since the last commit as records in the
+//      WAL (a chained log), or starts a new WAL when the memtable was dumped into an SST since
+//      the last commit; writes a new manifest (a sealed file listing the SSTs) when the SST set
+//      changed; fdatasyncs all of it; and returns the IndexRoot the commit must record.
+//   2. the disk layer writes its root record (the single commit point);
+//   3. commit_succeeded(root) makes that root current and removes files no committed state
+//      refers to any more. If the root write fails, commit_failed() keeps the previous state
+//      (its files are untouched; a retry writes again).
+// Nothing the index writes between commits (dumped SSTs, compaction output, WAL blocks past the
+// committed position, new manifests) is reachable from a committed root until step 2; recovery
+// deletes such files (see unreferenced_files()).
+//
+// Host files: "wal-<16 hex>", "sst-<16 hex>", "man-<16 hex>". File ids come from a counter
+// persisted in IndexRoot and never repeat.
+//
+// Thread-safety: get/scan may run concurrently with each other and with put/remove/compaction.
+// put/remove/prepare_commit/commit_* are called by one thread at a time (the disk layer holds
+// its flush lock). A background thread compacts; its results become durable through the next
+// commit only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/aead.hpp"
+#include "host/store.hpp"
+#include "jindisk/status.hpp"
+#include "log/chain_log.hpp"
+#include "log/sealed_file.hpp"
+
+namespace jindisk::index {
+
+// Where a logical block's ciphertext lives and how to open it.
+struct BlockRef {
+  uint64_t hba = 0;
+  crypto::KeyBytes key{};
+  crypto::Tag tag{};
+  bool operator==(const BlockRef&) const = default;
+};
+
+// The part of the root record that belongs to the index. Encoded by encode()/decode() in a
+// fixed little-endian layout (docs/format.md, "index root").
+struct IndexRoot {
+  log::SealedFileRef manifest;      // file_id 0: no SSTs yet (empty manifest)
+  uint64_t wal_file_id = 0;         // 0: no WAL yet
+  crypto::KeyBytes wal_key{};
+  log::ChainPosition wal_position;  // committed prefix of the WAL
+  uint64_t next_file_id = 1;        // next id for a wal/sst/man file
+  bool operator==(const IndexRoot&) const = default;
+
+  void encode(std::vector<uint8_t>& out) const;
+  static Result<IndexRoot> decode(std::span<const uint8_t> bytes);  // kCorruption if malformed
+  static constexpr size_t kEncodedSize = 8 + 32 + 8 + 16 + 8 + 32 + 8 + 16 + 8;
+};
+
+struct IndexOptions {
+  // Entries the memtable holds before it is dumped into a level-0 SST (bounds its memory).
+  size_t memtable_entries = 64 * 1024;
+  // Bytes of decrypted SST blocks kept in the LRU block cache.
+  size_t block_cache_bytes = 16u << 20;
+  // Level-0 SSTs that trigger a compaction into level 1.
+  size_t level0_files = 4;
+  // Size ratio between levels (level 1 holds memtable_entries * ratio entries, and so on).
+  size_t level_ratio = 10;
+  // Run compaction in a background thread (false: only when compact_now() is called; tests).
+  bool background_compaction = true;
+  // Rotate the WAL (dump the memtable) once it holds this many blocks (bounds replay time).
+  uint64_t max_wal_blocks = 4096;
+};
+
+struct IndexStats {
+  uint64_t memtable_entries = 0;
+  uint64_t sst_files = 0;
+  uint64_t sst_entries = 0;   // including shadowed versions and tombstones
+  uint64_t sst_bytes = 0;     // host bytes of SST files
+  uint64_t wal_blocks = 0;
+  uint64_t levels = 0;
+  uint64_t compactions = 0;   // since open
+  uint64_t host_bytes_written = 0;  // WAL + SST + manifest bytes written since open
+};
+
+class LsmIndex {
+ public:
+  // A new, empty index (writes nothing; the first prepare_commit creates the WAL).
+  static Result<std::unique_ptr<LsmIndex>> create(host::Store& store, IndexOptions options);
+
+  // Opens the committed state `root`: verifies and loads the manifest and the SSTs' fence
+  // data, replays the WAL's committed prefix into the memtable. kCorruption names the object
+  // that failed. Does not delete anything.
+  static Result<std::unique_ptr<LsmIndex>> open(host::Store& store, const IndexRoot& root,
+                                                IndexOptions options);
+
+  ~LsmIndex();
+
+  // Newest mapping of lba: nullopt if never written or trimmed. kCorruption/kIoError if an
+  // SST block cannot be read.
+  Result<std::optional<BlockRef>> get(uint64_t lba) const;
+
+  // Calls visit(lba, ref) in increasing lba order for every live mapping in [first, last]
+  // (inclusive), newest version only, tombstones skipped. A visit error stops and is returned.
+  Status scan(uint64_t first, uint64_t last,
+              const std::function<Status(uint64_t, const BlockRef&)>& visit) const;
+
+  // Records a mapping or a tombstone in the memtable (durable after the next commit). May dump
+  // the memtable into a level-0 SST when it is full (kIoError/kNoSpace from the host then; the
+  // entry is still in the memtable).
+  Status put(uint64_t lba, const BlockRef& ref);
+  Status remove(uint64_t lba);
+
+  // Step 1 of a commit (see top). On error nothing is committed and the in-memory state still
+  // holds every entry (a later prepare_commit retries).
+  Result<IndexRoot> prepare_commit();
+  // Step 3: `root` (from prepare_commit) is durable. Removes obsolete files (errors removing
+  // are ignored: recovery deletes leftovers).
+  void commit_succeeded(const IndexRoot& root);
+  // The root write failed: forget the prepared root. The next prepare_commit rewrites what is
+  // needed (e.g. starts again at the committed WAL position).
+  void commit_failed();
+
+  // Names of index files in `names` that the committed root does not refer to (left over by a
+  // crash). The disk layer removes them at open.
+  std::vector<std::string> unreferenced_files(const std::vector<std::string>& names) const;
+
+  // Runs pending compactions synchronously (for tests and shutdown).
+  Status compact_now();
+
+  IndexStats stats() const;
+  const IndexRoot& committed_root() const;
+
+  struct Impl;
+
+ private:
+  explicit LsmIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// True for names this layer owns ("wal-", "sst-", "man-" prefixes).
+bool is_index_file(std::string_view name);
+
+}  // namespace jindisk::index

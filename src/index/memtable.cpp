@@ -1,0 +1,47 @@
+#include "index/memtable.hpp"
+
+namespace jindisk::index {
+
+void Memtable::put(uint64_t lba, const BlockRef& ref) {
+  Slot& slot = map_[lba];
+  slot.ref = ref;
+  if (!slot.dirty) {
+    slot.dirty = true;
+    dirty_.push_back(lba);
+  }
+}
+
+void Memtable::put_clean(uint64_t lba, const BlockRef& ref) { map_[lba].ref = ref; }
+
+const BlockRef* Memtable::find(uint64_t lba) const {
+  auto it = map_.find(lba);
+  return it == map_.end() ? nullptr : &it->second.ref;
+}
+
+std::vector<Entry> Memtable::range(uint64_t first, uint64_t last) const {
+  std::vector<Entry> out;
+  if (first > last) return out;
+  for (auto it = map_.lower_bound(first); it != map_.end() && it->first <= last; ++it) {
+    out.push_back(Entry{it->first, it->second.ref});
+  }
+  return out;
+}
+
+std::vector<Entry> Memtable::dirty_entries() const {
+  std::vector<Entry> out;
+  out.reserve(dirty_.size());
+  for (uint64_t lba : dirty_) out.push_back(Entry{lba, map_.at(lba).ref});
+  return out;
+}
+
+void Memtable::clear_dirty() {
+  for (uint64_t lba : dirty_) map_.at(lba).dirty = false;
+  dirty_.clear();
+}
+
+void Memtable::clear() {
+  map_.clear();
+  dirty_.clear();
+}
+
+}  // namespace jindisk::index

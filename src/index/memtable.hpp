@@ -1,0 +1,54 @@
+// The memtable: newest BlockRef (or tombstone) per LBA since the last dump, ordered by LBA,
+// plus which of them changed since the WAL last received them ("dirty").
+//
+// Only the final value per LBA matters for recovery (WAL replay applies records in order, and
+// every record carries a whole BlockRef), so instead of an op-by-op delta the memtable tracks
+// the set of dirty LBAs: the next WAL append writes each dirty LBA's current value once. That
+// bounds the delta by the memtable size, however often one LBA is rewritten between commits.
+//
+// Not synchronised: LsmIndex::Impl guards it with its shared mutex. Only the writer thread
+// mutates it, so that thread may iterate it without the lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "index/entry.hpp"
+
+namespace jindisk::index {
+
+class Memtable {
+ public:
+  // Records a new value and marks the LBA dirty.
+  void put(uint64_t lba, const BlockRef& ref);
+  // Records a value that is already durable in the WAL (replay): not dirty.
+  void put_clean(uint64_t lba, const BlockRef& ref);
+
+  const BlockRef* find(uint64_t lba) const;
+  // Entries with first <= lba <= last, in order (tombstones included).
+  std::vector<Entry> range(uint64_t first, uint64_t last) const;
+
+  // Current values of the dirty LBAs, in order of first change.
+  std::vector<Entry> dirty_entries() const;
+  size_t dirty_count() const { return dirty_.size(); }
+  void clear_dirty();
+
+  void clear();
+  size_t size() const { return map_.size(); }
+  bool empty() const { return map_.empty(); }
+
+  struct Slot {
+    BlockRef ref;
+    bool dirty = false;
+  };
+  using Map = std::map<uint64_t, Slot>;
+  const Map& entries() const { return map_; }
+
+ private:
+  Map map_;
+  std::vector<uint64_t> dirty_;  // each LBA once; all present in map_
+};
+
+}  // namespace jindisk::index

@@ -1,0 +1,261 @@
+// disk-endurance (host failures): a failed sync inside a flush makes the disk read-only (sticky,
+// with a warning) while reads keep working, and a reopen shows the last acknowledged flush (or
+// the one that was in progress); a full host gives kNoSpace (never kIoError), keeps flushed data,
+// and once space is back, writes and flushes work again without reopening.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <sstream>
+
+#include "crash_workload.hpp"
+#include "disk_test_util.hpp"
+#include "host/fault_store.hpp"
+
+namespace jindisk::disk::test {
+namespace {
+
+using host::FaultInjectingStore;
+using host::FaultKind;
+using host::FaultPlan;
+
+DiskConfig failure_config() {
+  DiskConfig cfg;
+  cfg.logical_bytes = 2u << 20;
+  cfg.segment_blocks = 16;
+  cfg.memtable_entries = 64;
+  cfg.write_buffer_bytes = 1u << 20;  // nothing drained before the flush
+  return cfg;
+}
+
+// A base image in state A, and the writes that make state B (enough to dump the memtable, so
+// the flush writes segments, a WAL, an SST and a manifest).
+struct FlushLab {
+  DiskConfig cfg = failure_config();
+  std::unique_ptr<MemoryStore> base;
+  RefState a, b;
+  std::vector<HostOpRecord> records;  // host ops of "open, write B, flush, close"
+  uint64_t flush_first = 0, flush_last = 0;  // crash-point numbers of the flush's ops
+
+  void write_b(SecureDisk& d) const {
+    for (uint64_t lba = 200; lba < 300; lba += 5) JD_REQUIRE_OK(d.write(lba, pattern(lba, 5, 2)));
+    JD_REQUIRE_OK(d.trim(0, 3));
+  }
+};
+
+FlushLab make_flush_lab() {
+  FlushLab lab;
+  lab.base = std::make_unique<MemoryStore>();
+  {
+    DiskPtr d = create_disk(*lab.base, lab.cfg);
+    JD_REQUIRE_OK(d->write(0, pattern(0, 64, 1)));
+    JD_REQUIRE_OK(d->flush());
+    close_disk(d);
+  }
+  lab.a.write(0, 64, 1);
+  lab.b = lab.a;
+  for (uint64_t lba = 200; lba < 300; lba += 5) lab.b.write(lba, 5, 2);
+  lab.b.trim(0, 3);
+  auto store = lab.base->clone();
+  RecordingStore rec(*store);
+  FaultInjectingStore fault(rec);
+  DiskPtr d = open_disk(fault, lab.cfg);
+  lab.write_b(*d);
+  lab.flush_first = fault.ops() + 1;
+  JD_REQUIRE_OK(d->flush());
+  lab.flush_last = fault.ops();
+  close_disk(d);
+  lab.records = rec.records();
+  REQUIRE(lab.flush_last >= lab.flush_first);
+  return lab;
+}
+
+// Which of the two states the content is ("A", "B" or "neither").
+std::string which(const std::vector<uint8_t>& content, const FlushLab& lab) {
+  if (!first_mismatch(content, lab.a)) return "A";
+  if (!first_mismatch(content, lab.b)) return "B";
+  return "neither";
+}
+
+}  // namespace
+
+TEST_CASE("a failed sync inside a flush turns the disk read-only; reopening shows a flushed state") {
+  const FlushLab lab = make_flush_lab();
+  std::map<std::string, int> outcomes;
+  int cases = 0;
+  for (uint64_t n = lab.flush_first; n <= lab.flush_last; ++n) {
+    const HostOpRecord& r = lab.records[n - 1];
+    if (r.op != HostOp::kSync && r.op != HostOp::kSyncDir) continue;
+    for (bool crash_after : {false, true}) {
+      ++cases;
+      std::ostringstream where;
+      where << "EIO at op #" << n << " " << host_op_name(r.op) << " " << r.name
+            << (crash_after ? ", then a crash" : "");
+      INFO(where.str());
+      auto store = lab.base->clone();
+      Warnings warnings;
+      bool flush_ok = false;
+      {
+        FaultInjectingStore fault(*store);
+        fault.set_plan(FaultPlan{n, FaultKind::kIoError, 0, ""});
+        DiskPtr d = open_disk(fault, lab.cfg, warnings);
+        lab.write_b(*d);
+        const Status fs = d->flush();
+        REQUIRE(fault.fault_fired());
+        flush_ok = fs.is_ok();
+        if (!fs.is_ok()) CHECK_MESSAGE(fs.code() == Code::kIoError, fs.to_string());
+        // Reads still work, and show everything written (B).
+        CHECK(which(read_device(*d), lab) == "B");
+        // Sticky: the host state is unknown, so no more writes, whatever flush returned. (The
+        // probes write what B already holds, so a wrongly accepted write changes no content.)
+        const Status ws = d->write(200, pattern(200, 1, 2));
+        CHECK_MESSAGE(ws.code() == Code::kReadOnly, "write after the failed sync: " << ws.to_string()
+                                                    << " (flush returned " << fs.to_string() << ")");
+        CHECK(d->trim(0, 1).code() == Code::kReadOnly);
+        CHECK(d->info().read_only);
+        CHECK(warnings.contains("read-only"));
+        CHECK(which(read_device(*d), lab) == "B");
+        (void)d->close();
+      }
+      if (crash_after) store->simulate_crash(host::CrashMode::kDropUnsynced, 0);
+      DiskPtr d = open_disk(*store, lab.cfg);
+      const std::string got = which(read_device(*d), lab);
+      if (flush_ok) CHECK(got == "B");
+      else CHECK((got == "A" || got == "B"));
+      outcomes[std::string(host_op_name(r.op)) + " " + r.name.substr(0, 4) + " -> flush " +
+               (flush_ok ? "ok" : "failed") + ", reopened " + got]++;
+      // And the reopened disk is writable again.
+      JD_REQUIRE_OK(d->write(400, pattern(400, 1, 3)));
+      JD_REQUIRE_OK(d->flush());
+    }
+  }
+  std::ostringstream s;
+  for (const auto& [k, v] : outcomes) s << "\n  " << k << ": " << v;
+  MESSAGE(cases << " failed-sync cases:" << s.str());
+  CHECK(cases >= 6);
+}
+
+TEST_CASE("a failed host write inside a flush fails the flush; nothing half-done becomes visible") {
+  const FlushLab lab = make_flush_lab();
+  int cases = 0, flush_ok_cases = 0;
+  for (uint64_t n = lab.flush_first; n <= lab.flush_last; ++n) {
+    const HostOpRecord& r = lab.records[n - 1];
+    if (r.op != HostOp::kWrite) continue;
+    for (FaultKind kind : {FaultKind::kIoError, FaultKind::kNoSpace}) {
+      ++cases;
+      const std::string where = "op #" + std::to_string(n) + " write_at " + r.name +
+                                " fails with " + (kind == FaultKind::kIoError ? "EIO" : "ENOSPC");
+      INFO(where);
+      auto store = lab.base->clone();
+      bool retried_ok = false;
+      {
+        FaultInjectingStore fault(*store);
+        fault.set_plan(FaultPlan{n, kind, 0, ""});
+        Warnings warnings;
+        DiskPtr d = open_disk(fault, lab.cfg, warnings);
+        lab.write_b(*d);
+        const Status fs = d->flush();
+        REQUIRE(fault.fault_fired());
+        // Either the flush fails with the host's code, or the failed write was of an object
+        // the commit did not need (a memtable dump: its entries stay in the memtable and go to
+        // the WAL) and the flush committed B (checked after the reopen below).
+        if (!fs.is_ok()) {
+          CHECK(fs.code() == (kind == FaultKind::kIoError ? Code::kIoError : Code::kNoSpace));
+        } else {
+          ++flush_ok_cases;
+        }
+        CHECK(which(read_device(*d), lab) == "B");
+        // The fault is gone. ENOSPC on data or index files is not sticky: a retry commits B.
+        const Status again = d->flush();
+        retried_ok = again.is_ok() || fs.is_ok();
+        if (kind == FaultKind::kNoSpace && r.name != "root") {
+          CHECK_MESSAGE(again.is_ok(), "retry after ENOSPC: " << again.to_string());
+        }
+        if (!again.is_ok()) {
+          CHECK((again.code() == Code::kReadOnly || again.code() == Code::kIoError));
+        }
+        (void)d->close();
+      }
+      DiskPtr d = open_disk(*store, lab.cfg);
+      const std::string got = which(read_device(*d), lab);
+      if (retried_ok) CHECK(got == "B");
+      else CHECK((got == "A" || got == "B"));
+    }
+  }
+  MESSAGE(cases << " failed-write cases; " << flush_ok_cases
+                << " of them were writes the commit did not need (flush succeeded)");
+  CHECK(cases >= 4);
+}
+
+TEST_CASE("a full host gives kNoSpace, keeps flushed data, and recovers when space returns") {
+  const uint64_t seed = test_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
+  DiskConfig cfg;
+  cfg.logical_bytes = 4u << 20;
+  cfg.segment_blocks = 16;
+  cfg.memtable_entries = 64;
+  cfg.write_buffer_bytes = 32u << 10;
+  for (bool reopen_while_full : {false, true}) {
+    CAPTURE(reopen_while_full);
+    MemoryStore store;
+    DiskPtr d = create_disk(store, cfg);
+    RefState live, flushed;
+    uint64_t version = 0;
+    for (uint64_t lba = 0; lba < 200; lba += 8) {
+      JD_REQUIRE_OK(d->write(lba, pattern(lba, 8, ++version)));
+      live.write(lba, 8, version);
+    }
+    JD_REQUIRE_OK(d->flush());
+    flushed = live;
+    store.set_capacity(total_host_bytes(store) + (256u << 10));
+    Status failure;
+    uint64_t ops = 0;
+    for (; ops < 5000 && failure.is_ok(); ++ops) {
+      if (ops % 16 == 15) {
+        failure = d->flush();
+        if (failure.is_ok()) flushed = live;
+        continue;
+      }
+      const uint64_t n = 1 + rng() % 8;
+      const uint64_t lba = rng() % (cfg.blocks() - n + 1);
+      failure = d->write(lba, pattern(lba, n, ++version));
+      if (failure.is_ok()) live.write(lba, n, version);
+    }
+    REQUIRE_MESSAGE(!failure.is_ok(), "the host never filled up");
+    CHECK_MESSAGE(failure.code() == Code::kNoSpace, failure.to_string());
+    MESSAGE("host full after " << ops << " operations: " << failure.to_string());
+    // Everything acknowledged is still readable.
+    CHECK(!first_mismatch(read_device(*d), live));
+    if (!reopen_while_full) {
+      store.set_capacity(0);
+      JD_REQUIRE_OK(d->flush());
+      for (uint64_t lba = 300; lba < 340; lba += 4) {
+        JD_REQUIRE_OK(d->write(lba, pattern(lba, 4, ++version)));
+        live.write(lba, 4, version);
+      }
+      JD_REQUIRE_OK(d->flush());
+      CHECK(!d->info().read_only);
+      CHECK(!first_mismatch(read_device(*d), live));
+      close_disk(d);
+      d = open_disk(store, cfg);
+      CHECK(!first_mismatch(read_device(*d), live));
+    } else {
+      const Status cs = d->close();  // its final commit may fail for want of space too
+      if (!cs.is_ok()) CHECK_MESSAGE(cs.code() == Code::kNoSpace, cs.to_string());
+      d.reset();
+      auto r = try_open(store, cfg);
+      if (!r.is_ok()) {
+        CHECK_MESSAGE(r.status().code() == Code::kNoSpace, r.status().to_string());
+        store.set_capacity(0);
+        r = try_open(store, cfg);
+      }
+      REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+      const auto content = read_device(**r);
+      // The last acknowledged flush, or (if the close committed) everything acknowledged.
+      const bool ok = !first_mismatch(content, flushed) || (cs.is_ok() && !first_mismatch(content, live));
+      CHECK(ok);
+    }
+  }
+}
+
+}  // namespace jindisk::disk::test
