@@ -17,6 +17,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <span>
 #include <string>
@@ -74,6 +76,31 @@ struct DiskInfo {
   std::string anchor;            // anchor file path, or "" when not used
 };
 
+// What check() found. Opening the disk already verified the header, root slots, manifest,
+// every SST's tag table and the WAL's committed chain.
+struct CheckReport {
+  uint64_t live_blocks = 0;      // live mappings found in the index
+  uint64_t blocks_verified = 0;  // data blocks read and authenticated
+  uint64_t damaged_blocks = 0;
+  std::vector<std::string> problems;  // one line per damaged object (capped at 100)
+  bool clean() const { return problems.empty() && damaged_blocks == 0; }
+};
+
+// What the plaintext header says, readable without the key.
+struct HeaderInfo {
+  uint32_t format_version = 0;
+  std::string uuid;
+  uint64_t logical_bytes = 0;
+  uint32_t segment_blocks = 0;
+  std::string cipher;
+  bool passphrase = true;  // false: unlocked with a key file
+};
+Result<HeaderInfo> read_header_info(const std::string& dir);
+
+// Where a mounted disk's daemon publishes its live DiskInfo as JSON (mode 0600, beside the
+// default anchor): $XDG_STATE_HOME/jindisk/<uuid>.live.json, else ~/.local/state/jindisk/.
+std::string live_info_path(const std::string& uuid);
+
 // What a directory holds, before anything is unlocked.
 enum class DirState : uint8_t { kMissing, kEmpty, kDisk, kNotADisk };
 Result<DirState> inspect_dir(const std::string& dir);
@@ -102,6 +129,14 @@ class Disk : public BlockDevice {
   virtual Status trim_bytes(uint64_t offset, uint64_t length) = 0;
 
   virtual DiskInfo info() const = 0;
+
+  // Reads every index block (all levels) and every live data block, authenticating each.
+  // progress(done, total) is called now and then. Damage is reported in the CheckReport; an
+  // error Status means the check itself could not run.
+  virtual Result<CheckReport> check(const std::function<void(uint64_t, uint64_t)>& progress) = 0;
+
+  // One line per host file: name, size and what it holds (for `jindisk dump`).
+  virtual std::string describe_files() const = 0;
 
   // Final flush, stops background work, releases the directory lock. Later calls fail with
   // kInvalidArgument. The destructor calls it if needed (ignoring its result).

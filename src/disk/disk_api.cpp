@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "crypto/sodium.hpp"
+#include "disk/anchor.hpp"
 #include "disk/disk_header.hpp"
 #include "disk/secure_disk.hpp"
 #include "host/posix_store.hpp"
@@ -53,6 +54,31 @@ Result<DirState> inspect_dir(const std::string& dir) {
     if (n == disk::kHeaderName) return DirState::kDisk;
   }
   return DirState::kNotADisk;
+}
+
+Result<HeaderInfo> read_header_info(const std::string& dir) {
+  JD_ASSIGN_OR_RETURN(auto store, host::PosixStore::open_dir(dir));
+  auto header = disk::read_header(*store);
+  if (!header.is_ok()) {
+    if (header.status().code() == Code::kNotFound) {
+      return Status::not_found(dir + " holds no jindisk disk (no header)");
+    }
+    return header.status();
+  }
+  HeaderInfo info;
+  info.format_version = disk::kFormatVersion;
+  info.uuid = disk::uuid_to_string(header->uuid);
+  info.logical_bytes = header->logical_blocks * kBlockSize;
+  info.segment_blocks = header->segment_blocks;
+  info.cipher = crypto::cipher_name(header->cipher);
+  info.passphrase = header->key_kind == disk::KeyKind::kPassphrase;
+  return info;
+}
+
+std::string live_info_path(const std::string& uuid) {
+  const std::string anchor = disk::Anchor::default_path({});
+  const std::string dir = anchor.substr(0, anchor.rfind('/'));
+  return dir + "/" + uuid + ".live.json";
 }
 
 Result<std::unique_ptr<Disk>> Disk::create(const std::string& dir, const KeySource& key,

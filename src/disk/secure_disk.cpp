@@ -86,7 +86,7 @@ Result<std::unique_ptr<SecureDisk>> SecureDisk::create(host::Store& store, const
     if (!tag.is_ok()) return tag.status();
   }
   JD_TRY(write_header(store, header));
-  return open_stack(store, std::move(lock), std::move(header), std::move(master), oo);
+  return open_stack(store, std::move(lock), std::move(header), std::move(master), oo, true);
 }
 
 Result<std::unique_ptr<SecureDisk>> SecureDisk::open(host::Store& store, const KeySource& key,
@@ -105,14 +105,16 @@ Result<std::unique_ptr<SecureDisk>> SecureDisk::open(host::Store& store, const K
                                ", which this CPU cannot run");
   }
   JD_ASSIGN_OR_RETURN(crypto::SecretKey master, open_master_key(*header, key));
-  return open_stack(store, std::move(lock), std::move(header).value(), std::move(master), options);
+  return open_stack(store, std::move(lock), std::move(header).value(), std::move(master), options,
+                    false);
 }
 
 Result<std::unique_ptr<SecureDisk>> SecureDisk::open_stack(host::Store& store,
                                                            std::unique_ptr<host::DirLock> lock,
                                                            DiskHeader header,
                                                            crypto::SecretKey master,
-                                                           const OpenOptions& options) {
+                                                           const OpenOptions& options,
+                                                           bool created) {
   std::unique_ptr<SecureDisk> d(new SecureDisk(store, options));
   d->lock_ = std::move(lock);
   d->header_ = std::move(header);
@@ -146,7 +148,7 @@ Result<std::unique_ptr<SecureDisk>> SecureDisk::open_stack(host::Store& store,
   d->user_bytes_base_ = payload->user_bytes_written;
   d->host_bytes_base_ = payload->host_bytes_written;
 
-  JD_TRY(d->check_anchor(*root));
+  JD_TRY(d->check_anchor(*root, created));
 
   auto idx = index::LsmIndex::open(store, payload->index, index_options(options));
   if (!idx.is_ok()) return idx.status().with_context("index");
@@ -168,7 +170,7 @@ Result<std::unique_ptr<SecureDisk>> SecureDisk::open_stack(host::Store& store,
   return d;
 }
 
-Status SecureDisk::check_anchor(const log::RootRecord& root) {
+Status SecureDisk::check_anchor(const log::RootRecord& root, bool created) {
   if (options_.anchor == AnchorMode::kNone) return Status::ok();
   const std::string path = options_.anchor == AnchorMode::kPath ? options_.anchor_path
                                                                 : Anchor::default_path(header_.uuid);
@@ -182,6 +184,7 @@ Status SecureDisk::check_anchor(const log::RootRecord& root) {
     return anchor_->update({root.epoch, root.tag}, true);
   }
   if (!state->has_value()) {
+    if (created) return anchor_->update({root.epoch, root.tag}, true);
     warn("no anchor at " + path + ": whole-disk rollback cannot be detected for this open; "
          "creating it now");
     if (options_.read_only) return Status::ok();
@@ -277,6 +280,32 @@ DiskInfo SecureDisk::info() const {
   }
   i.anchor = anchor_ ? anchor_->path() : "";
   return i;
+}
+
+std::string SecureDisk::describe_files() const {
+  auto names = store_.list();
+  if (!names.is_ok()) return "cannot list: " + names.status().to_string() + "\n";
+  std::sort(names->begin(), names->end());
+  std::string out;
+  for (const auto& n : *names) {
+    uint64_t size = 0;
+    if (auto f = store_.open(n, host::OpenMode::kExisting); f.is_ok()) {
+      if (auto sz = (*f)->size(); sz.is_ok()) size = *sz;
+    }
+    std::string what = "unknown";
+    if (n == kHeaderName) what = "header (unlock information)";
+    else if (n == kRootName) what = "root slots (commit point)";
+    else if (n == kLockName) what = "lock";
+    else if (auto seg = SegmentFiles::parse_name(n)) what = "data segment";
+    else if (n.starts_with("wal-")) what = "index write-ahead log";
+    else if (n.starts_with("sst-")) what = "index sorted file";
+    else if (n.starts_with("man-")) what = "index manifest";
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-24s %12llu  %s\n", n.c_str(),
+                  static_cast<unsigned long long>(size), what.c_str());
+    out += line;
+  }
+  return out;
 }
 
 size_t SecureDisk::buffered_blocks() const {

@@ -67,6 +67,8 @@ class SecureDisk final : public Disk {
   Status trim_bytes(uint64_t offset, uint64_t length) override;
 
   DiskInfo info() const override;
+  std::string describe_files() const override;
+  Result<CheckReport> check(const std::function<void(uint64_t, uint64_t)>& progress) override;
   Status close() override;
 
   // Test hooks.
@@ -83,8 +85,10 @@ class SecureDisk final : public Disk {
                                                         std::unique_ptr<host::DirLock> lock,
                                                         DiskHeader header,
                                                         crypto::SecretKey master,
-                                                        const OpenOptions& options);
-  Status check_anchor(const log::RootRecord& root);
+                                                        const OpenOptions& options,
+                                                        bool created);
+  // `created`: the disk was made just now, so a missing anchor is expected, not a warning.
+  Status check_anchor(const log::RootRecord& root, bool created);
   Status rebuild_allocation();
   void remove_leftovers();
 

@@ -7,7 +7,9 @@
 namespace jindisk::host {
 namespace {
 
-Status dead() { return Status::io_error("store crashed"); }
+Status dead() {
+  return Status::io_error("store crashed");
+}
 
 // Forwards to the inner File, letting the store decide the fate of each counted operation.
 // Must not outlive the FaultInjectingStore that opened it.
@@ -105,14 +107,17 @@ FaultInjectingStore::Decision FaultInjectingStore::decide(std::string_view name,
   fired_ = true;
   std::string at = " at op " + std::to_string(ops_);
   switch (plan_.kind) {
-    case FaultKind::kIoError: return {false, Status::io_error("injected EIO" + at), std::nullopt};
+    case FaultKind::kIoError:
+      return {false, Status::io_error("injected EIO" + at), std::nullopt};
     case FaultKind::kNoSpace:
       return {false, Status::no_space("injected ENOSPC" + at), std::nullopt};
     case FaultKind::kTornWrite:
       crashed_ = true;
-      if (is_write) return {false, Status::io_error("crashed during torn write" + at), plan_.torn_bytes};
+      if (is_write)
+        return {false, Status::io_error("crashed during torn write" + at), plan_.torn_bytes};
       return {false, Status::io_error("crashed" + at), std::nullopt};
-    case FaultKind::kCrash: break;
+    case FaultKind::kCrash:
+      break;
   }
   crashed_ = true;
   return {false, Status::io_error("crashed" + at), std::nullopt};
@@ -182,6 +187,8 @@ Result<SpaceInfo> FaultInjectingStore::space() {
 }
 
 // Transparent, so messages built from describe() read the same with and without the wrapper.
-std::string FaultInjectingStore::describe() const { return inner_.describe(); }
+std::string FaultInjectingStore::describe() const {
+  return inner_.describe();
+}
 
 }  // namespace jindisk::host

@@ -57,8 +57,8 @@ class FaultInjectingStore final : public Store {
   std::string describe() const override;
 
   // Used by the File wrapper: decides the fate of one counted operation on `name`.
-  // Returns nullopt to proceed normally, or the Status to fail with; *torn is set to the
-  // prefix length for a torn write.
+  // proceed = true: run it normally; else fail with `status`. torn_bytes is set for a torn
+  // write (apply that prefix, then fail).
   struct Decision {
     bool proceed = true;
     Status status;

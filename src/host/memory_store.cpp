@@ -37,14 +37,16 @@ Status check_name(std::string_view name) {
   return Status::invalid_argument("invalid store name '" + std::string(name) + "'");
 }
 
-std::string where(std::string_view name) { return "memory/" + std::string(name); }
+std::string where(std::string_view name) {
+  return "memory/" + std::string(name);
+}
 
 }  // namespace
 
 struct MemoryStore::Node {
-  std::vector<uint8_t> durable;  // what survives any crash
+  std::vector<uint8_t> durable;    // what survives any crash
   std::vector<PendingOp> pending;  // since the last sync, in order
-  std::vector<uint8_t> current;  // durable with pending applied: what reads see
+  std::vector<uint8_t> current;    // durable with pending applied: what reads see
 };
 
 using NodeMap = std::map<std::string, std::shared_ptr<MemoryStore::Node>, std::less<>>;
@@ -53,8 +55,8 @@ struct MemoryStore::State {
   // One mutex for the directory and every Node's content: simple, and the memory store is for
   // tests, not throughput.
   std::mutex mu;
-  NodeMap names;          // current
-  NodeMap durable_names;  // as of the last sync_dir
+  NodeMap names;                                       // current
+  NodeMap durable_names;                               // as of the last sync_dir
   std::map<std::string, int, std::less<>> held_locks;  // name -> owner pid
   uint64_t generation = 0;  // bumped by a crash; File and DirLock objects of older ones are dead
   uint64_t capacity = 0;    // 0 = unlimited
@@ -105,13 +107,17 @@ namespace {
 using State = MemoryStore::State;
 using Node = MemoryStore::Node;
 
-Status crashed() { return Status::io_error("store crashed"); }
+Status crashed() {
+  return Status::io_error("store crashed");
+}
 
 class MemoryFile final : public File {
  public:
   MemoryFile(std::shared_ptr<State> state, std::shared_ptr<Node> node, uint64_t generation,
              std::string name)
-      : state_(std::move(state)), node_(std::move(node)), generation_(generation),
+      : state_(std::move(state)),
+        node_(std::move(node)),
+        generation_(generation),
         name_(std::move(name)) {}
 
   Result<size_t> read_at(uint64_t offset, std::span<uint8_t> out) override {
@@ -130,8 +136,8 @@ class MemoryFile final : public File {
     if (data.empty()) return Status::ok();  // like pwrite: an empty write does not extend
     if (offset > kMaxFileSize) return Status::no_space(where(name_) + ": file too large");
     uint64_t end = offset + data.size();
-    JD_TRY(state_->check_growth_locked(*node_, std::max<uint64_t>(end, node_->current.size()),
-                                       name_));
+    JD_TRY(
+        state_->check_growth_locked(*node_, std::max<uint64_t>(end, node_->current.size()), name_));
     State::record(*node_, PendingOp{false, offset, std::vector<uint8_t>(data.begin(), data.end())});
     return Status::ok();
   }
@@ -260,7 +266,8 @@ Result<std::unique_ptr<DirLock>> MemoryStore::lock(std::string_view name) {
     return Status::busy("memory store is in use by process " + std::to_string(held->second));
   }
   // Like PosixStore, the lock is also a file holding the pid, so list() sees the same names.
-  if (!state_->names.contains(name)) state_->names.emplace(std::string(name), std::make_shared<Node>());
+  if (!state_->names.contains(name))
+    state_->names.emplace(std::string(name), std::make_shared<Node>());
   int pid = static_cast<int>(::getpid());
   JD_TRY(state_->write_pid_locked(name, pid));
   state_->held_locks.emplace(std::string(name), pid);
@@ -283,8 +290,11 @@ void MemoryStore::simulate_crash(CrashMode mode, uint64_t seed) {
   // The map is ordered, so a seed replays the same coin flips onto the same files.
   for (auto& [name, node] : state_->names) {
     switch (mode) {
-      case CrashMode::kDropUnsynced: break;
-      case CrashMode::kKeepUnsynced: node->durable = node->current; break;
+      case CrashMode::kDropUnsynced:
+        break;
+      case CrashMode::kKeepUnsynced:
+        node->durable = node->current;
+        break;
       case CrashMode::kRandomSubset:
         for (const PendingOp& op : node->pending) {
           if (coin() & 1) apply_op(node->durable, op);

@@ -62,11 +62,12 @@ Status check_range(uint64_t offset, size_t size, const std::string& where) {
   return Status::ok();
 }
 
-Status pwrite_all(int fd, uint64_t offset, std::span<const uint8_t> data, const std::string& where) {
+Status pwrite_all(int fd, uint64_t offset, std::span<const uint8_t> data,
+                  const std::string& where) {
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                         static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::from_errno(errno, "write " + where);
@@ -193,7 +194,9 @@ Result<std::unique_ptr<PosixStore>> PosixStore::create_dir(const std::string& pa
   return open_dir(path);
 }
 
-PosixStore::~PosixStore() { UniqueFd closer(dir_fd_); }
+PosixStore::~PosixStore() {
+  UniqueFd closer(dir_fd_);
+}
 
 Result<std::unique_ptr<File>> PosixStore::open(std::string_view name, OpenMode mode) {
   JD_TRY(check_name(name));
@@ -220,8 +223,8 @@ Status PosixStore::rename(std::string_view from, std::string_view to) {
   JD_TRY(check_name(from));
   JD_TRY(check_name(to));
   if (::renameat(dir_fd_, std::string(from).c_str(), dir_fd_, std::string(to).c_str()) != 0) {
-    return Status::from_errno(errno, "rename " + path_ + "/" + std::string(from) + " to " +
-                                         std::string(to));
+    return Status::from_errno(
+        errno, "rename " + path_ + "/" + std::string(from) + " to " + std::string(to));
   }
   return Status::ok();
 }

@@ -46,13 +46,6 @@ void LsmIndex::Impl::background_loop() {
   }
 }
 
-uint64_t LsmIndex::Impl::new_output_id() {
-  const uint64_t id = next_file_id++;
-  std::unique_lock lock(mu);
-  writing.insert(id);
-  return id;
-}
-
 void LsmIndex::Impl::discard_output(uint64_t id) {
   // Never listed by any Version or manifest, so removing it at once is safe.
   (void)store.remove(file_name(FileKind::kSst, id));
@@ -65,7 +58,7 @@ Result<bool> LsmIndex::Impl::compact_once() {
   const std::shared_ptr<const Version> base = current();
   std::optional<CompactionPlan> plan = pick_compaction(*base, options);
   if (!plan) return false;
-  CompactionEnv env{store, &cache, [this] { return new_output_id(); },
+  CompactionEnv env{store, &cache, [this] { return create_file(FileKind::kSst); },
                     [this](uint64_t id) { discard_output(id); }, &stopping, &bytes_written};
   JD_ASSIGN_OR_RETURN(SstList outputs, run_compaction(*plan, env));
   const std::set<uint64_t> inputs = plan->input_ids();

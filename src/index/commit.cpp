@@ -50,15 +50,12 @@ Status LsmIndex::Impl::record(uint64_t lba, const BlockRef& ref) {
 
 Status LsmIndex::Impl::dump_memtable() {
   if (mem.empty()) return Status::ok();
-  const uint64_t id = next_file_id++;
-  {
-    std::unique_lock lock(mu);
-    writing.insert(id);
-  }
+  JD_ASSIGN_OR_RETURN(NewFile out, create_file(FileKind::kSst));
+  const uint64_t id = out.id;
   // Only this thread mutates the memtable, so it can be read without the lock while the SST
   // is written; readers keep using it until the swap below.
   auto write = [&]() -> Result<std::shared_ptr<const SstReader>> {
-    JD_ASSIGN_OR_RETURN(SstWriter writer, SstWriter::create(store, id));
+    SstWriter writer(std::move(out.file), id);
     for (const auto& [lba, slot] : mem.entries()) JD_TRY(writer.add(Entry{lba, slot.ref}));
     JD_ASSIGN_OR_RETURN(SstMeta meta, writer.finish());
     bytes_written += meta.ref.blocks * kSstFileBytesPerBlock;
@@ -89,12 +86,11 @@ void LsmIndex::Impl::abandon_wal() {
 }
 
 Status LsmIndex::Impl::start_new_wal() {
-  const uint64_t id = next_file_id++;
+  JD_ASSIGN_OR_RETURN(NewFile out, create_file(FileKind::kWal));
+  const uint64_t id = out.id;
   const std::string name = file_name(FileKind::kWal, id);
   const crypto::KeyBytes key = crypto::random_key();
-  JD_ASSIGN_OR_RETURN(std::unique_ptr<host::File> file,
-                      store.open(name, host::OpenMode::kCreateNew));
-  log::ChainLog log = log::ChainLog::create(std::move(file), key, id);
+  log::ChainLog log = log::ChainLog::create(std::move(out.file), key, id);
   Status st = append_entries(log, all_entries(mem));
   if (st.is_ok()) st = log.sync();
   bytes_written += log.position().blocks * crypto::kBlockSize;
@@ -134,8 +130,10 @@ Result<log::SealedFileRef> LsmIndex::Impl::manifest_for(const Version& v) {
   if (v.seq == manifest_seq) return manifest;  // written by an earlier, failed attempt
   log::SealedFileRef ref;                     // file_id 0: no SSTs
   if (v.file_count() > 0) {
-    const uint64_t id = next_file_id++;
-    Result<log::SealedFileRef> written = write_manifest(store, id, v.manifest_entries());
+    JD_ASSIGN_OR_RETURN(NewFile out, create_file(FileKind::kManifest));
+    const uint64_t id = out.id;
+    Result<log::SealedFileRef> written = write_manifest(std::move(out.file), id,
+                                                        v.manifest_entries());
     if (!written.is_ok()) {
       retire(file_name(FileKind::kManifest, id));
       return written.status().with_context("manifest");

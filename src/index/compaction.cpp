@@ -72,9 +72,9 @@ Result<SstList> merge_into_outputs(const CompactionPlan& plan, CompactionEnv& en
     const Entry& e = it.entry();
     if (!(plan.drop_tombstones && is_tombstone(e.ref))) {
       if (!writer) {
-        ids.push_back(env.new_file_id());
-        JD_ASSIGN_OR_RETURN(SstWriter w, SstWriter::create(env.store, ids.back()));
-        writer.emplace(std::move(w));
+        JD_ASSIGN_OR_RETURN(NewFile out, env.create_output());
+        ids.push_back(out.id);
+        writer.emplace(std::move(out.file), out.id);
       }
       JD_TRY(writer->add(e));
       if (writer->entries() >= kTargetFileEntries) JD_TRY(finish_output(writer, env, outputs));

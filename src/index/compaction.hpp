@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "host/store.hpp"
+#include "index/file_names.hpp"
 #include "index/lsm_index.hpp"
 #include "index/version.hpp"
 
@@ -34,9 +35,9 @@ std::optional<CompactionPlan> pick_compaction(const Version& v, const IndexOptio
 struct CompactionEnv {
   host::Store& store;
   BlockCache* cache;
-  // Hands out a file id for an output and records it as being written; discard() removes
-  // the file of an output that will not be installed (best effort) and forgets the id.
-  std::function<uint64_t()> new_file_id;
+  // Creates an output file and records its id as being written; discard() removes the file
+  // of an output that will not be installed (best effort) and forgets the id.
+  std::function<Result<NewFile>()> create_output;
   std::function<void(uint64_t)> discard;
   const std::atomic<bool>* stop = nullptr;  // set: give up soon (index shutting down)
   std::atomic<uint64_t>* bytes_written = nullptr;

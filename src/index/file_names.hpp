@@ -2,9 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "host/store.hpp"
 
 namespace jindisk::index {
 
@@ -16,6 +19,12 @@ struct ParsedName {
   FileKind kind;
   uint64_t id;
 };
+// A newly created, empty index file and its id.
+struct NewFile {
+  uint64_t id = 0;
+  std::unique_ptr<host::File> file;
+};
+
 // nullopt unless `name` is exactly what file_name() produces for some kind and id.
 std::optional<ParsedName> parse_file_name(std::string_view name);
 

@@ -78,6 +78,7 @@ struct LsmIndex::Impl {
   // lsm_index.cpp
   Status load(const IndexRoot& root);
   Status seed_file_ids(uint64_t at_least);
+  Result<NewFile> create_file(FileKind kind);
   std::shared_ptr<const Version> current() const;
   Result<std::optional<BlockRef>> get(uint64_t lba) const;
   Status scan(uint64_t first, uint64_t last,
@@ -105,7 +106,6 @@ struct LsmIndex::Impl {
   void background_loop();
   Result<bool> compact_once();
   Status run_compactions();
-  uint64_t new_output_id();
   void discard_output(uint64_t id);
 };
 

@@ -16,15 +16,45 @@ Status LsmIndex::Impl::seed_file_ids(uint64_t at_least) {
   // Start above every index file present, not only above the root's counter: files left by a
   // crash after the last commit carry ids >= next_file_id, and a new file must never reuse a
   // name the disk layer may be about to delete as a leftover.
+  // Ids far above the counter are not ours (an honest session creates far fewer files
+  // between commits): skipping them keeps a planted name from pushing the counter to its end.
+  // create_file() steps over any name that exists anyway.
+  constexpr uint64_t kMaxAhead = uint64_t{1} << 32;
   JD_ASSIGN_OR_RETURN(std::vector<std::string> names, store.list());
-  uint64_t next = std::max<uint64_t>(at_least, 1);
+  const uint64_t base = std::max<uint64_t>(at_least, 1);
+  uint64_t next = base;
   for (const std::string& name : names) {
-    if (auto parsed = parse_file_name(name); parsed && parsed->id != UINT64_MAX) {
+    if (auto parsed = parse_file_name(name); parsed && parsed->id >= base &&
+                                             parsed->id - base < kMaxAhead) {
       next = std::max(next, parsed->id + 1);
     }
   }
   next_file_id = next;
   return Status::ok();
+}
+
+Result<NewFile> LsmIndex::Impl::create_file(FileKind kind) {
+  // A name that exists was not made by this session (the counter only grows): never reuse
+  // it, since the disk layer may be about to delete it as a leftover.
+  constexpr int kAttempts = 16;
+  Status last;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const uint64_t id = next_file_id++;
+    // Registered before the name exists, so unreferenced_files() never reports it.
+    if (kind == FileKind::kSst) {
+      std::unique_lock lock(mu);
+      writing.insert(id);
+    }
+    auto file = store.open(file_name(kind, id), host::OpenMode::kCreateNew);
+    if (file.is_ok()) return NewFile{id, std::move(file).value()};
+    if (kind == FileKind::kSst) {
+      std::unique_lock lock(mu);
+      writing.erase(id);
+    }
+    if (file.status().code() != Code::kAlreadyExists) return file.status();
+    last = file.status();
+  }
+  return last.with_context("no free index file name");
 }
 
 Status LsmIndex::Impl::load(const IndexRoot& given) {

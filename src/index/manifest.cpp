@@ -64,12 +64,9 @@ Status decode_block(const Block& in, size_t want, std::vector<ManifestEntry>& ou
 
 }  // namespace
 
-Result<log::SealedFileRef> write_manifest(host::Store& store, uint64_t file_id,
+Result<log::SealedFileRef> write_manifest(std::unique_ptr<host::File> file, uint64_t file_id,
                                           const std::vector<ManifestEntry>& entries) {
   if (entries.empty()) return Status::invalid_argument("empty manifest");
-  JD_ASSIGN_OR_RETURN(
-      std::unique_ptr<host::File> file,
-      store.open(file_name(FileKind::kManifest, file_id), host::OpenMode::kCreateNew));
   log::SealedFileWriter writer(std::move(file), file_id);
   Block block;
   for (size_t first = 0; first < entries.size(); first += kManifestEntriesPerBlock) {

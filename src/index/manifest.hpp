@@ -22,9 +22,9 @@ constexpr size_t kManifestEntrySize = 1 + 8 + 32 + 8 + 16 + 8 + 8 + 8;  // 89
 constexpr size_t kManifestEntriesPerBlock =
     (crypto::kBlockSize - kHeaderSize) / kManifestEntrySize;  // 45
 
-// Writes "man-<file_id>" (new) listing `entries` in order (level 0 newest first, then each
-// level by lba), fdatasync'd. At least one entry.
-Result<log::SealedFileRef> write_manifest(host::Store& store, uint64_t file_id,
+// Writes a manifest with id `file_id` into `file` (new and empty) listing `entries` in order
+// (level 0 newest first, then each level by lba), fdatasync'd. At least one entry.
+Result<log::SealedFileRef> write_manifest(std::unique_ptr<host::File> file, uint64_t file_id,
                                           const std::vector<ManifestEntry>& entries);
 
 // Reads and verifies a manifest; checks the block framing only (the version loader checks

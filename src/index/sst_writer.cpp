@@ -2,15 +2,8 @@
 
 #include <algorithm>
 
-#include "index/file_names.hpp"
 
 namespace jindisk::index {
-
-Result<SstWriter> SstWriter::create(host::Store& store, uint64_t file_id) {
-  JD_ASSIGN_OR_RETURN(std::unique_ptr<host::File> file,
-                      store.open(file_name(FileKind::kSst, file_id), host::OpenMode::kCreateNew));
-  return SstWriter(log::SealedFileWriter(std::move(file), file_id), file_id);
-}
 
 Status SstWriter::add(const Entry& e) {
   if (entries_ > 0 && e.lba <= max_lba_) {

@@ -13,8 +13,9 @@ namespace jindisk::index {
 
 class SstWriter {
  public:
-  // Creates the host file "sst-<file_id>" (kAlreadyExists if it is there).
-  static Result<SstWriter> create(host::Store& store, uint64_t file_id);
+  // Writes into `file` (new and empty), an SST with id `file_id`.
+  SstWriter(std::unique_ptr<host::File> file, uint64_t file_id)
+      : writer_(std::move(file), file_id), file_id_(file_id) {}
 
   // Adds the next entry; lbas must strictly increase (a caller bug otherwise:
   // kInvalidArgument).
@@ -26,8 +27,6 @@ class SstWriter {
   Result<SstMeta> finish();
 
  private:
-  SstWriter(log::SealedFileWriter writer, uint64_t file_id)
-      : writer_(std::move(writer)), file_id_(file_id) {}
   Status flush_data_block();
 
   log::SealedFileWriter writer_;

@@ -78,12 +78,15 @@ struct ChainLog::State {
   std::unique_ptr<host::File> file;
   crypto::KeyBytes key{};
   uint64_t log_id = 0;
-  ChainPosition pos;                       // blocks written and the tag of the last one
-  std::array<uint8_t, kPlain> plain{};     // the block being filled (count at offset 0)
-  size_t used = kCountSize;                // bytes of `plain` in use
-  uint32_t count = 0;                      // records buffered in `plain`
+  ChainPosition pos;                    // blocks written and the tag of the last one
+  std::array<uint8_t, kPlain> plain{};  // the block being filled (count at offset 0)
+  size_t used = kCountSize;             // bytes of `plain` in use
+  uint32_t count = 0;                   // records buffered in `plain`
 
-  ~State() { sodium_memzero(key.data(), key.size()); }
+  ~State() {
+    sodium_memzero(key.data(), key.size());
+    sodium_memzero(plain.data(), plain.size());
+  }
 
   // Seals the buffered records as block pos.blocks and writes it. Only a successful write
   // changes any state, so a caller may retry after an error.
@@ -169,7 +172,8 @@ Result<ChainLog> ChainLog::open(std::unique_ptr<host::File> file, const crypto::
         Status st = crypto::open_object(key, ad, std::span<const uint8_t>(blk + kNonce, kPlain),
                                         nonce, tag, plain);
         if (!st.is_ok()) {
-          return Status::corruption(what + ": does not authenticate (tampered, reordered, "
+          return Status::corruption(what +
+                                    ": does not authenticate (tampered, reordered, "
                                     "spliced from another log, or wrong key)");
         }
         JD_TRY(parse_block(plain, what, pass == 2 ? &visit : nullptr));
@@ -220,8 +224,12 @@ Status ChainLog::sync() {
   return s_->file->sync().with_context(where(s_->log_id, s_->pos.blocks) + " sync");
 }
 
-ChainPosition ChainLog::position() const { return s_->pos; }
+ChainPosition ChainLog::position() const {
+  return s_->pos;
+}
 
-uint64_t ChainLog::log_id() const { return s_->log_id; }
+uint64_t ChainLog::log_id() const {
+  return s_->log_id;
+}
 
 }  // namespace jindisk::log

@@ -78,7 +78,8 @@ struct RootSlots::State {
     rec.payload.resize(len);
     const Ad ad = slot_ad(bytes.first(kHeader), uuid);
     if (!crypto::open_object(key.bytes(), ad, cipher_text, nonce, tag, rec.payload).is_ok()) {
-      return Status::corruption(what + ": does not authenticate (damaged, moved, from another "
+      return Status::corruption(what +
+                                ": does not authenticate (damaged, moved, from another "
                                 "disk, or wrong key)");
     }
     return rec;
@@ -125,8 +126,7 @@ Result<RootRecord> RootSlots::load() {
 Result<crypto::Tag> RootSlots::commit(uint64_t epoch, std::span<const uint8_t> payload) {
   if (s_->highest_epoch && epoch <= *s_->highest_epoch) {
     return Status::invalid_argument("root commit: epoch " + std::to_string(epoch) +
-                                    " does not exceed epoch " +
-                                    std::to_string(*s_->highest_epoch));
+                                    " does not exceed epoch " + std::to_string(*s_->highest_epoch));
   }
   if (payload.size() > kMaxPayload) {
     return Status::invalid_argument("root commit: payload of " + std::to_string(payload.size()) +
@@ -148,8 +148,8 @@ Result<crypto::Tag> RootSlots::commit(uint64_t epoch, std::span<const uint8_t> p
   std::memcpy(slot.data() + kHeader, nonce.data(), kNonce);
   std::memcpy(ct + payload.size(), tag.data(), kTag);
 
-  const std::string what = "root commit of epoch " + std::to_string(epoch) + " to slot " +
-                           std::to_string(target);
+  const std::string what =
+      "root commit of epoch " + std::to_string(epoch) + " to slot " + std::to_string(target);
   JD_TRY(s_->file->write_at(uint64_t{target} * kSlotSize, slot).with_context(what));
   JD_TRY(s_->file->sync().with_context(what));
   s_->newest_slot = target;

@@ -60,7 +60,9 @@ crypto::Tag file_tag(const crypto::KeyBytes& key, uint64_t file_id,
   return crypto::mac(key, msg);
 }
 
-std::string file_name(uint64_t file_id) { return "sealed file " + std::to_string(file_id); }
+std::string file_name(uint64_t file_id) {
+  return "sealed file " + std::to_string(file_id);
+}
 
 }  // namespace
 
@@ -104,10 +106,9 @@ Status SealedFileWriter::append(std::span<const uint8_t, crypto::kBlockSize> pla
   std::array<uint8_t, kBlock> out{};
   crypto::Tag tag{};
   unsigned long long tag_len = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out.data(), tag.data(), &tag_len,
-                                                       plain.data(), plain.size(), ad.data(),
-                                                       ad.size(), nullptr, nonce.data(),
-                                                       s_->key.data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+      out.data(), tag.data(), &tag_len, plain.data(), plain.size(), ad.data(), ad.size(), nullptr,
+      nonce.data(), s_->key.data());
   Status st = s_->file->write_at(index * kBlock, out);
   if (!st.is_ok()) {
     s_->broken = st.with_context(file_name(s_->file_id) + " block " + std::to_string(index));
@@ -152,7 +153,9 @@ Result<SealedFileRef> SealedFileWriter::finish() {
   return ref;
 }
 
-uint64_t SealedFileWriter::blocks_written() const { return s_->tags.size(); }
+uint64_t SealedFileWriter::blocks_written() const {
+  return s_->tags.size();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Reader
@@ -224,6 +227,8 @@ Status SealedFileReader::read(uint64_t index, std::span<uint8_t, crypto::kBlockS
   return st;
 }
 
-uint64_t SealedFileReader::blocks() const { return s_->ref.blocks; }
+uint64_t SealedFileReader::blocks() const {
+  return s_->ref.blocks;
+}
 
 }  // namespace jindisk::log

@@ -1,10 +1,11 @@
 // FaultInjectingStore over a MemoryStore: counting, each fault kind, prefixes, read failures,
 // and the crash-exploration loop the wrapper exists for.
+#include "host/fault_store.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "host/fault_store.hpp"
 #include "host/memory_store.hpp"
 #include "test_util.hpp"
 
@@ -31,22 +32,22 @@ std::string current(MemoryStore& s, std::string_view name) {
 TEST_CASE("exactly the mutating operations are counted") {
   MemoryStore inner;
   FaultInjectingStore s(inner);
-  auto f = must_open(s, "a", OpenMode::kCreateNew);          // 1
-  REQUIRE(f->write_at(0, bytes("abc")).is_ok());             // 2
-  REQUIRE(f->sync().is_ok());                                // 3
-  REQUIRE(f->truncate(2).is_ok());                           // 4
-  auto g = must_open(s, "a", OpenMode::kExisting);           // not counted
+  auto f = must_open(s, "a", OpenMode::kCreateNew);  // 1
+  REQUIRE(f->write_at(0, bytes("abc")).is_ok());     // 2
+  REQUIRE(f->sync().is_ok());                        // 3
+  REQUIRE(f->truncate(2).is_ok());                   // 4
+  auto g = must_open(s, "a", OpenMode::kExisting);   // not counted
   std::vector<uint8_t> buf(2);
-  REQUIRE(g->read_exact(0, buf).is_ok());                    // not counted
-  REQUIRE(g->size().is_ok());                                // not counted
-  REQUIRE(s.open("a", OpenMode::kCreateOrOpen).is_ok());     // 5, though "a" exists
-  REQUIRE(s.rename("a", "b").is_ok());                       // 6
-  REQUIRE(s.sync_dir().is_ok());                             // 7
-  REQUIRE(s.exists("b").is_ok());                            // not counted
-  REQUIRE(s.list().is_ok());                                 // not counted
-  REQUIRE(s.space().is_ok());                                // not counted
-  REQUIRE(s.lock("lock").is_ok());                           // not counted
-  REQUIRE(s.remove("b").is_ok());                            // 8
+  REQUIRE(g->read_exact(0, buf).is_ok());                 // not counted
+  REQUIRE(g->size().is_ok());                             // not counted
+  REQUIRE(s.open("a", OpenMode::kCreateOrOpen).is_ok());  // 5, though "a" exists
+  REQUIRE(s.rename("a", "b").is_ok());                    // 6
+  REQUIRE(s.sync_dir().is_ok());                          // 7
+  REQUIRE(s.exists("b").is_ok());                         // not counted
+  REQUIRE(s.list().is_ok());                              // not counted
+  REQUIRE(s.space().is_ok());                             // not counted
+  REQUIRE(s.lock("lock").is_ok());                        // not counted
+  REQUIRE(s.remove("b").is_ok());                         // 8
   CHECK(s.ops() == 8);
   CHECK_FALSE(s.fault_fired());
   CHECK_FALSE(s.crashed());
@@ -82,12 +83,12 @@ TEST_CASE("an injected ENOSPC fails exactly the chosen operation with kNoSpace")
 TEST_CASE("a crash fails the operation and everything after it") {
   MemoryStore inner;
   FaultInjectingStore s(inner);
-  put_file(s, "a", "v1");          // ops 1-4 (open, truncate, write, sync)
-  REQUIRE(s.sync_dir().is_ok());   // op 5
+  put_file(s, "a", "v1");         // ops 1-4 (open, truncate, write, sync)
+  REQUIRE(s.sync_dir().is_ok());  // op 5
   auto f = must_open(s, "a", OpenMode::kExisting);
   REQUIRE(f->write_at(0, bytes("v2")).is_ok());  // op 6
   s.set_plan({.at_op = 7, .kind = FaultKind::kCrash});
-  CHECK(f->sync().code() == Code::kIoError);     // op 7: the sync never happens
+  CHECK(f->sync().code() == Code::kIoError);  // op 7: the sync never happens
   CHECK(s.crashed());
   CHECK(s.fault_fired());
 
@@ -102,7 +103,7 @@ TEST_CASE("a crash fails the operation and everything after it") {
   CHECK(s.space().status().code() == Code::kIoError);
   CHECK(s.sync_dir().code() == Code::kIoError);
   CHECK(s.remove("a").code() == Code::kIoError);
-  CHECK(s.ops() == 7);  // nothing counted after the crash
+  CHECK(s.ops() == 7);                 // nothing counted after the crash
   CHECK(current(inner, "a") == "v2");  // the write before the crash reached the inner store
 
   inner.simulate_crash();
@@ -112,8 +113,8 @@ TEST_CASE("a crash fails the operation and everything after it") {
 TEST_CASE("a torn write lands exactly its prefix, then the store is dead") {
   MemoryStore inner;
   FaultInjectingStore s(inner);
-  auto f = must_open(s, "a", OpenMode::kCreateNew);            // op 1
-  REQUIRE(f->write_at(0, bytes("0123456789")).is_ok());        // op 2
+  auto f = must_open(s, "a", OpenMode::kCreateNew);      // op 1
+  REQUIRE(f->write_at(0, bytes("0123456789")).is_ok());  // op 2
   s.set_plan({.at_op = 3, .kind = FaultKind::kTornWrite, .torn_bytes = 3});
   CHECK(f->write_at(4, bytes("abcdef")).code() == Code::kIoError);  // op 3
   CHECK(current(inner, "a") == "0123abc789");
@@ -136,7 +137,7 @@ TEST_CASE("a torn write longer than the data writes all of it; on a non-write it
   auto g = must_open(s, "b", OpenMode::kCreateNew);  // op 1
   REQUIRE(g->write_at(0, bytes("data")).is_ok());    // op 2
   s.set_plan({.at_op = 3, .kind = FaultKind::kTornWrite, .torn_bytes = 2});
-  CHECK(g->truncate(1).code() == Code::kIoError);    // op 3: no effect, crash
+  CHECK(g->truncate(1).code() == Code::kIoError);  // op 3: no effect, crash
   CHECK(s.crashed());
   CHECK(current(inner, "b") == "data");
 }
@@ -154,7 +155,7 @@ TEST_CASE("only_prefix counts only operations on matching names") {
   CHECK(s.ops() == 2);
   CHECK(s.rename("tmp-2", "log-2").code() == Code::kIoError);  // 3: the target matches
   CHECK(s.fault_fired());
-  REQUIRE(s.rename("meta", "meta-2").is_ok());             // not counted
+  REQUIRE(s.rename("meta", "meta-2").is_ok());  // not counted
   CHECK(s.ops() == 3);
 }
 
@@ -187,9 +188,7 @@ TEST_CASE("crash exploration of write-sync-rename-sync_dir keeps the file old or
     JD_TRY(s.rename("tmp", "current"));
     return s.sync_dir();
   };
-  auto prepare = [](MemoryStore& m) {
-    REQUIRE(m.write_all("current", bytes("old")).is_ok());
-  };
+  auto prepare = [](MemoryStore& m) { REQUIRE(m.write_all("current", bytes("old")).is_ok()); };
 
   MemoryStore probe_inner;
   prepare(probe_inner);

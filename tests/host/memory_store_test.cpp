@@ -1,10 +1,11 @@
 // MemoryStore's crash model: what survives simulate_crash() in each mode, capacity, clone.
+#include "host/memory_store.hpp"
+
 #include <doctest/doctest.h>
 
 #include <set>
 #include <string>
 
-#include "host/memory_store.hpp"
 #include "test_util.hpp"
 
 namespace jindisk::host {

@@ -1,5 +1,7 @@
 // PosixStore behaviour that only a real directory has: modes, symlinks, cross-process locks,
 // a full file system.
+#include "host/posix_store.hpp"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -14,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "host/posix_store.hpp"
 #include "test_util.hpp"
 
 namespace jindisk::host {
@@ -54,8 +55,7 @@ TEST_CASE("create_dir makes a private directory and tolerates an existing one") 
   REQUIRE(again.is_ok());
   CHECK(read_file(**again, "keep") == "x");
 
-  CHECK(PosixStore::create_dir(tmp.path() + "/no/such/parent").status().code() ==
-        Code::kNotFound);
+  CHECK(PosixStore::create_dir(tmp.path() + "/no/such/parent").status().code() == Code::kNotFound);
 }
 
 TEST_CASE("open_dir rejects a missing path and a regular file") {

@@ -36,8 +36,12 @@ class TempDir {
   std::string path_;
 };
 
-inline std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
-inline std::string text(std::span<const uint8_t> b) { return {b.begin(), b.end()}; }
+inline std::vector<uint8_t> bytes(std::string_view s) {
+  return {s.begin(), s.end()};
+}
+inline std::string text(std::span<const uint8_t> b) {
+  return {b.begin(), b.end()};
+}
 
 // The whole content of a file, read through the store.
 inline std::string read_file(Store& store, std::string_view name) {

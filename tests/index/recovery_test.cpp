@@ -243,3 +243,43 @@ TEST_CASE("fault_injection: a failing SST read is an error, never a wrong answer
 
 }  // namespace
 }  // namespace jindisk::index::testing
+
+namespace jindisk::index::testing {
+namespace {
+
+TEST_CASE("recovery: files already named like the next ids are stepped over, never reused") {
+  host::MemoryStore store;
+  const IndexOptions opt = small_options(8);
+  auto idx = create_index(store, opt);
+  for (uint64_t lba = 0; lba < 4; ++lba) JD_REQUIRE_OK(idx->put(lba, make_ref(lba, 1)));
+  const IndexRoot r1 = commit(*idx);
+  idx.reset();
+
+  // Leftovers right at the counter (as a crash leaves them) and a planted far-away id.
+  const Bytes junk(100, 0xab);
+  for (uint64_t id = r1.next_file_id; id < r1.next_file_id + 3; ++id) {
+    put_raw(store, file_name(FileKind::kSst, id), junk);
+  }
+  put_raw(store, file_name(FileKind::kWal, UINT64_MAX - 2), junk);
+
+  auto reopened = open_index(store, r1, opt);
+  Model model;
+  for (uint64_t lba = 0; lba < 40; ++lba) {
+    JD_REQUIRE_OK(reopened->put(lba, make_ref(lba, 2)));
+    model[lba] = make_ref(lba, 2);
+  }
+  const IndexRoot r2 = commit(*reopened);
+  CHECK(r2.next_file_id < r1.next_file_id + 1000);  // the planted id did not move the counter
+  // The junk is untouched and still reported as leftovers; the new files are elsewhere.
+  for (uint64_t id = r1.next_file_id; id < r1.next_file_id + 3; ++id) {
+    CHECK(raw(store, file_name(FileKind::kSst, id)) == junk);
+  }
+  const auto leftovers = reopened->unreferenced_files(list_names(store));
+  CHECK(leftovers.size() == 4);
+  remove_unreferenced(store, *reopened);
+  reopened.reset();
+  check_equal(*open_index(store, r2, opt), model, 50);
+}
+
+}  // namespace
+}  // namespace jindisk::index::testing

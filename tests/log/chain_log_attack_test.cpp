@@ -139,7 +139,8 @@ TEST_CASE("chain log rejects an older version of a block from an abandoned tail"
   f.expect_rejected(bad, &pb);
   // The whole of A's tail in place of B's: the committed last tag does not match.
   bad = timeline_b;
-  for (uint64_t i = f.pos.blocks; i < pb.blocks; ++i) Fixture::put_block(bad, i, f.block(timeline_a, i));
+  for (uint64_t i = f.pos.blocks; i < pb.blocks; ++i)
+    Fixture::put_block(bad, i, f.block(timeline_a, i));
   f.expect_rejected(bad, &pb);
   // B itself is fine.
   Replayed r = f.replay_as(timeline_b, &pb);

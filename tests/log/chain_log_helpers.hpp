@@ -17,10 +17,20 @@ inline Bytes record(uint64_t i, uint64_t seed = 0) {
   static constexpr size_t kEdges[] = {1, 2, ChainLog::kMaxRecordSize - 1, ChainLog::kMaxRecordSize};
   size_t size = 0;
   switch (i % 7) {
-    case 0: size = kEdges[(i / 7) % 4]; break;
-    case 1: case 2: case 3: size = 1 + (i * 37) % 64; break;
-    case 4: size = 64 + (i * 101) % 900; break;
-    default: size = 1 + (i * 7919) % ChainLog::kMaxRecordSize; break;
+    case 0:
+      size = kEdges[(i / 7) % 4];
+      break;
+    case 1:
+    case 2:
+    case 3:
+      size = 1 + (i * 37) % 64;
+      break;
+    case 4:
+      size = 64 + (i * 101) % 900;
+      break;
+    default:
+      size = 1 + (i * 7919) % ChainLog::kMaxRecordSize;
+      break;
   }
   return pattern(size, i * 1000003 + seed);
 }

@@ -117,8 +117,10 @@ TEST_CASE("chain log parser survives random authenticated plaintexts") {
     if (rng() % 2 == 0) p[rng() % kPlain] = uint8_t(rng());
     Replayed r = replay_forged(p);
     CHECK((r.status.is_ok() || r.status.code() == Code::kCorruption));
-    if (r.status.is_ok()) ++accepted;
-    else CHECK(r.records.empty());
+    if (r.status.is_ok())
+      ++accepted;
+    else
+      CHECK(r.records.empty());
   }
   MESSAGE("accepted ", accepted, " of 300 random blocks");
 }

@@ -1,4 +1,6 @@
 // ChainLog: round trips, the append contract, write failures, crashes and a real directory.
+#include "log/chain_log.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -10,7 +12,6 @@
 #include "host/fault_store.hpp"
 #include "host/memory_store.hpp"
 #include "host/posix_store.hpp"
-#include "log/chain_log.hpp"
 
 namespace jindisk::log::testing {
 namespace {
@@ -167,7 +168,8 @@ TEST_CASE("chain log reopens at its last synced position after a crash") {
     uint64_t seed;
   };
   std::vector<Mode> modes = {{host::CrashMode::kDropUnsynced, 0}};
-  for (uint64_t seed = 1; seed <= 12; ++seed) modes.push_back({host::CrashMode::kRandomSubset, seed});
+  for (uint64_t seed = 1; seed <= 12; ++seed)
+    modes.push_back({host::CrashMode::kRandomSubset, seed});
 
   for (const Mode& m : modes) {
     CAPTURE(int(m.mode));

@@ -46,16 +46,16 @@ inline Bytes pattern(size_t n, uint64_t seed) {
   return b;
 }
 
-#define JD_REQUIRE_OK(expr)                                   \
-  do {                                                        \
-    ::jindisk::Status jd_s_ = (expr);                         \
-    REQUIRE_MESSAGE(jd_s_.is_ok(), jd_s_.to_string());        \
+#define JD_REQUIRE_OK(expr)                            \
+  do {                                                 \
+    ::jindisk::Status jd_s_ = (expr);                  \
+    REQUIRE_MESSAGE(jd_s_.is_ok(), jd_s_.to_string()); \
   } while (0)
 
-#define JD_CHECK_CODE(expr, want_code)                                          \
-  do {                                                                          \
-    const ::jindisk::Status jd_s_ = (expr);                                     \
-    CHECK_MESSAGE(jd_s_.code() == (want_code), "got: ", jd_s_.to_string());     \
+#define JD_CHECK_CODE(expr, want_code)                                      \
+  do {                                                                      \
+    const ::jindisk::Status jd_s_ = (expr);                                 \
+    CHECK_MESSAGE(jd_s_.code() == (want_code), "got: ", jd_s_.to_string()); \
   } while (0)
 
 }  // namespace jindisk::log::testing

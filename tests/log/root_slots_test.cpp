@@ -1,4 +1,6 @@
 // RootSlots: alternation, torn and failed commits, and an attacker editing the slot file.
+#include "log/root_slots.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -6,7 +8,6 @@
 #include "crypto/secret_key.hpp"
 #include "host/fault_store.hpp"
 #include "host/memory_store.hpp"
-#include "log/root_slots.hpp"
 #include "log_test_util.hpp"
 #include "util/le.hpp"
 
@@ -17,7 +18,9 @@ constexpr size_t kSlot = RootSlots::kSlotSize;
 constexpr Uuid kUuid = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 constexpr Uuid kOtherUuid = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17};
 
-Bytes payload_for(uint64_t epoch) { return pattern(100 + epoch * 13, epoch); }
+Bytes payload_for(uint64_t epoch) {
+  return pattern(100 + epoch * 13, epoch);
+}
 
 struct Disk {
   host::MemoryStore mem;
@@ -88,8 +91,7 @@ TEST_CASE("root slots reject a non-increasing epoch and an oversize payload") {
   REQUIRE(s.commit(5, payload_for(5)).is_ok());
   CHECK(s.commit(5, payload_for(5)).status().code() == Code::kInvalidArgument);
   CHECK(s.commit(4, payload_for(4)).status().code() == Code::kInvalidArgument);
-  CHECK(s.commit(6, Bytes(RootSlots::kMaxPayload + 1)).status().code() ==
-        Code::kInvalidArgument);
+  CHECK(s.commit(6, Bytes(RootSlots::kMaxPayload + 1)).status().code() == Code::kInvalidArgument);
   RootSlots fresh = d.slots();
   REQUIRE(fresh.load().is_ok());
   CHECK(fresh.commit(5, payload_for(5)).status().code() == Code::kInvalidArgument);
@@ -101,9 +103,9 @@ TEST_CASE("root slots survive a torn write of the newest slot") {
   // Epoch 4 is torn into slot 1 (which held epoch 2); epoch 3 in slot 0 must survive.
   const uint64_t record_end = 24 + 24 + payload_for(4).size() + 16;
   for (host::CrashMode mode : {host::CrashMode::kKeepUnsynced, host::CrashMode::kDropUnsynced}) {
-    for (uint64_t torn : {uint64_t{0}, uint64_t{1}, uint64_t{8}, uint64_t{12}, uint64_t{20},
-                          uint64_t{24}, uint64_t{47}, uint64_t{48}, uint64_t{100},
-                          record_end - 16, record_end - 1}) {
+    for (uint64_t torn :
+         {uint64_t{0}, uint64_t{1}, uint64_t{8}, uint64_t{12}, uint64_t{20}, uint64_t{24},
+          uint64_t{47}, uint64_t{48}, uint64_t{100}, record_end - 16, record_end - 1}) {
       CAPTURE(int(mode));
       CAPTURE(torn);
       Disk d;

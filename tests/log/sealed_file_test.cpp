@@ -1,4 +1,6 @@
 // SealedFile: round trips, and an attacker editing the file while the parent's ref stays fixed.
+#include "log/sealed_file.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include "crypto/aead.hpp"
 #include "host/fault_store.hpp"
 #include "host/memory_store.hpp"
-#include "log/sealed_file.hpp"
 #include "log_test_util.hpp"
 
 namespace jindisk::log::testing {
@@ -24,8 +25,8 @@ Block content(uint64_t file_seed, uint64_t i) {
   return b;
 }
 
-SealedFileRef write_sealed(host::Store& store, std::string_view name, uint64_t file_id,
-                           uint64_t n, uint64_t seed) {
+SealedFileRef write_sealed(host::Store& store, std::string_view name, uint64_t file_id, uint64_t n,
+                           uint64_t seed) {
   SealedFileWriter w(open_file(store, name), file_id);
   for (uint64_t i = 0; i < n; ++i) {
     const Block b = content(seed, i);
