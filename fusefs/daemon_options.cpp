@@ -39,7 +39,7 @@ ParseOutcome parse_daemon_options(int argc, char** argv, DaemonOptions& out) {
       ("key-file", po::value(&out.key.key_file), "unlock with FILE (32 raw bytes)")
       ("passphrase-file", po::value(&out.key.passphrase_file), "unlock with the first line of FILE")
       ("image-name", po::value(&out.image_name), "name of the image file (default disk.img)")
-      ("read-only", po::bool_switch(&out.read_only), "refuse writes; the host directory is not changed")
+      ("read-only", po::bool_switch(&out.read_only), "refuse writes; only the lock file is written")
       ("cache", po::value(&cache), "memory for index caches (default 64M)")
       ("anchor", po::value(&out.anchor_path), "anchor FILE (default $XDG_STATE_HOME/jindisk/<uuid>.anchor)")
       ("no-anchor", "no anchor: restoring an older copy of SECURE_DIR goes undetected")

@@ -159,8 +159,11 @@ int serve(const DaemonOptions& o, bool creating, const KeySource& key, int ready
   ImageFs fs(*disk, o.image_name, o.read_only);
   fs.on_error = [](const std::string& m) { log_line(LOG_ERR, m); };
 
-  std::vector<std::string> argv_store = {"jindisk-fuse", "-o",
-                                         "fsname=jindisk:" + o.secure_dir + ",subtype=jindisk"};
+  // default_permissions: the kernel checks the image's mode bits, so -o allow_other lets
+  // others reach the image only as its mode allows (0600: its owner and root).
+  std::vector<std::string> argv_store = {
+      "jindisk-fuse", "-o",
+      "fsname=jindisk:" + o.secure_dir + ",subtype=jindisk,default_permissions"};
   for (const auto& opt : o.fuse_options) {
     argv_store.push_back("-o");
     argv_store.push_back(opt);

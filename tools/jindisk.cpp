@@ -234,6 +234,10 @@ int cmd_passwd(int argc, char** argv) {
       ("new-key-file", po::value(&fresh.key_file), "new key: FILE (32 raw bytes)")
       ("new-passphrase-file", po::value(&fresh.passphrase_file), "new passphrase: first line of FILE");
   if (int rc = parse("passwd", argc, argv, opts, c); rc >= 0) return rc;
+  if (!fresh.key_file.empty() && !fresh.passphrase_file.empty()) {
+    std::cerr << "jindisk passwd: --new-key-file and --new-passphrase-file exclude each other\n";
+    return cli::kExitUsage;
+  }
   cli::KeyArgs old_args = c.key;
   old_args.prompt = "Current passphrase for " + c.dir;
   auto old_key = cli::acquire_key(old_args, false);

@@ -160,6 +160,8 @@ Status SecureDisk::drain_locked() {
       if (index_status.is_ok()) index_status = old.status();
     } else if (*old) {
       alloc_->defer_free((*old)->hba);
+    } else {
+      ++live_blocks_;
     }
     Status put = index_->put(lba, refs[i]);
     if (!put.is_ok() && index_status.is_ok()) index_status = put;  // entry is in the memtable
@@ -232,6 +234,7 @@ Status SecureDisk::trim(uint64_t lba, uint64_t count) {
     for (const auto& [l, hba] : mapped) {
       Status s = index_->remove(l);
       alloc_->defer_free(hba);
+      --live_blocks_;
       dirty_ = true;
       if (!s.is_ok()) warn("index update during trim: " + s.to_string());
     }

@@ -180,6 +180,10 @@ Status SecureDisk::check_anchor(const log::RootRecord& root, bool created) {
   auto state = anchor_->read();
   if (!state.is_ok()) {
     if (!options_.accept_rollback) return state.status();
+    if (options_.read_only) {
+      warn(state.status().message() + "; ignored (--accept-rollback, read-only: left as it is)");
+      return Status::ok();
+    }
     warn(state.status().message() + "; replacing it (--accept-rollback)");
     return anchor_->update({root.epoch, root.tag}, true);
   }
@@ -201,15 +205,24 @@ Status SecureDisk::check_anchor(const log::RootRecord& root, bool created) {
              : "the disk's commit " + std::to_string(root.epoch) +
                    " differs from the one its anchor " + path + " records (rollback or fork)";
   if (!options_.accept_rollback) return Status::rollback(what);
+  if (options_.read_only) {
+    warn(what + "; accepted (--accept-rollback); read-only, so the anchor is left as it is");
+    return Status::ok();
+  }
   warn(what + "; accepted (--accept-rollback), resetting the anchor");
-  if (options_.read_only) return Status::ok();
   return anchor_->update({root.epoch, root.tag}, true);
 }
 
 Status SecureDisk::rebuild_allocation() {
-  return index_->scan(0, header_.logical_blocks - 1, [this](uint64_t, const index::BlockRef& ref) {
+  JD_TRY(index_->scan(0, header_.logical_blocks - 1, [this](uint64_t, const index::BlockRef& ref) {
+    ++live_blocks_;
     return alloc_->mark_used(ref.hba);
-  });
+  }));
+  for (uint64_t seg : alloc_->present_segments()) {
+    Status s = segments_->learn_size(seg);
+    if (!s.is_ok()) return s.with_context("data segment " + SegmentFiles::name(seg));
+  }
+  return Status::ok();
 }
 
 void SecureDisk::remove_leftovers() {
@@ -247,21 +260,19 @@ DiskInfo SecureDisk::info() const {
     i.index_files = st.sst_files;
     i.compactions = st.compactions;
   }
-  uint64_t live = 0;
-  (void)index_->scan(0, header_.logical_blocks - 1, [&](uint64_t, const index::BlockRef&) {
-    ++live;
-    return Status::ok();
-  });
   {
     std::lock_guard lock(mu_);
     i.read_only = read_only_;
     i.read_only_reason = read_only_reason_;
   }
-  i.live_blocks = live;
+  i.live_blocks = live_blocks_;
   i.allocated_blocks = alloc_->used_blocks();
   i.segments = alloc_->segment_count();
+  // Segment sizes are tracked; the few metadata files are measured.
+  i.host_bytes = segments_->total_bytes();
   if (auto names = store_.list(); names.is_ok()) {
     for (const auto& n : *names) {
+      if (SegmentFiles::parse_name(n)) continue;
       auto f = store_.open(n, host::OpenMode::kExisting);
       if (!f.is_ok()) continue;
       if (auto sz = (*f)->size(); sz.is_ok()) i.host_bytes += *sz;

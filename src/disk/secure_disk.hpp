@@ -138,6 +138,7 @@ class SecureDisk final : public Disk {
   uint64_t host_bytes_base_ = 0;
   std::atomic<uint64_t> user_bytes_session_{0};
   std::atomic<uint64_t> root_writes_{0};
+  std::atomic<uint64_t> live_blocks_{0};  // LBAs with a mapping (kept by drains and trims)
   uint64_t host_bytes_session() const;  // segments + index + root slots, since open
 };
 

@@ -1,6 +1,7 @@
 #include "disk/segment_files.hpp"
 
 #include <cinttypes>
+#include <algorithm>
 #include <cstdio>
 
 #include "crypto/aead.hpp"
@@ -67,6 +68,8 @@ Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks) 
   JD_TRY(f->write_at(offset, blocks));
   std::lock_guard lock(mu_);
   bytes_written_ += blocks.size();
+  uint64_t& size = sizes_[segment];
+  size = std::max<uint64_t>(size, offset + blocks.size());
   return Status::ok();
 }
 
@@ -106,8 +109,28 @@ Status SegmentFiles::remove(uint64_t segment) {
       open_.erase(it);
     }
     dirty_.erase(segment);
+    sizes_.erase(segment);
   }
   return store_.remove(name(segment));
+}
+
+Status SegmentFiles::learn_size(uint64_t segment) {
+  std::shared_ptr<host::File> f;
+  {
+    std::lock_guard lock(mu_);
+    JD_ASSIGN_OR_RETURN(f, file(segment, false));
+  }
+  JD_ASSIGN_OR_RETURN(uint64_t size, f->size());
+  std::lock_guard lock(mu_);
+  sizes_[segment] = size;
+  return Status::ok();
+}
+
+uint64_t SegmentFiles::total_bytes() const {
+  std::lock_guard lock(mu_);
+  uint64_t total = 0;
+  for (const auto& [segment, size] : sizes_) total += size;
+  return total;
 }
 
 uint64_t SegmentFiles::bytes_written() const {

@@ -36,6 +36,11 @@ class SegmentFiles {
   Status remove(uint64_t segment);
   // Host bytes written through write() since construction.
   uint64_t bytes_written() const;
+  // Records the current size of an existing segment file (at open), so that total_bytes()
+  // stays exact without touching the host again.
+  Status learn_size(uint64_t segment);
+  // Sum of the sizes of all segment files (as learned and as written since).
+  uint64_t total_bytes() const;
 
  private:
   Result<std::shared_ptr<host::File>> file(uint64_t segment, bool for_write);
@@ -48,6 +53,7 @@ class SegmentFiles {
   std::list<std::pair<uint64_t, std::shared_ptr<host::File>>> lru_;
   std::map<uint64_t, decltype(lru_)::iterator> open_;
   std::map<uint64_t, std::shared_ptr<host::File>> dirty_;
+  std::map<uint64_t, uint64_t> sizes_;  // segment -> file size
   bool created_ = false;
   uint64_t bytes_written_ = 0;
 };

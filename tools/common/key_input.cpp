@@ -15,7 +15,8 @@ namespace {
 // Reads a whole small file (a key or passphrase file) into a string that is wiped by the caller.
 Result<std::string> read_small_file(const std::string& path, size_t limit) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::from_errno(errno, "cannot read " + path);
+  // Not kNotFound: that code means "no key source at all" to the callers.
+  if (fd < 0) return Status::invalid_argument("cannot read " + path + ": " + std::strerror(errno));
   std::string data;
   char buf[512];
   while (true) {
