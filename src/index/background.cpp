@@ -19,7 +19,10 @@ LsmIndex::Impl::~Impl() {
 }
 
 void LsmIndex::Impl::start_background() {
-  if (options.background_compaction) bg = std::thread([this] { background_loop(); });
+  if (!options.background_compaction) return;
+  // A state opened from disk may already be due for a compaction: look once at start.
+  bg_work = true;
+  bg = std::thread([this] { background_loop(); });
 }
 
 void LsmIndex::Impl::schedule_compaction() {
@@ -58,8 +61,12 @@ Result<bool> LsmIndex::Impl::compact_once() {
   const std::shared_ptr<const Version> base = current();
   std::optional<CompactionPlan> plan = pick_compaction(*base, options);
   if (!plan) return false;
-  CompactionEnv env{store, &cache, [this] { return create_file(FileKind::kSst); },
-                    [this](uint64_t id) { discard_output(id); }, &stopping, &bytes_written};
+  CompactionEnv env{store,
+                    &cache,
+                    [this] { return create_file(FileKind::kSst); },
+                    [this](uint64_t id) { discard_output(id); },
+                    &stopping,
+                    &bytes_written};
   JD_ASSIGN_OR_RETURN(SstList outputs, run_compaction(*plan, env));
   const std::set<uint64_t> inputs = plan->input_ids();
   {

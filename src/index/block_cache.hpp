@@ -37,7 +37,9 @@ class BlockCache {
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
-    size_t operator()(const Key& k) const { return std::hash<uint64_t>{}(k.file_id * 0x9e3779b97f4a7c15ULL ^ k.block); }
+    size_t operator()(const Key& k) const {
+      return std::hash<uint64_t>{}(k.file_id * 0x9e3779b97f4a7c15ULL ^ k.block);
+    }
   };
   struct Item {
     Key key;

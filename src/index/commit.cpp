@@ -10,6 +10,7 @@
 // commit succeeds without them, so even a root whose write was reported failed but did land
 // stays openable.
 #include <algorithm>
+#include <cassert>
 
 #include "index/index_impl.hpp"
 #include "index/manifest.hpp"
@@ -79,6 +80,11 @@ Status LsmIndex::Impl::dump_memtable() {
   return Status::ok();
 }
 
+void LsmIndex::Impl::clear_dirty() {
+  std::unique_lock lock(mu);
+  mem.clear_dirty();
+}
+
 void LsmIndex::Impl::abandon_wal() {
   if (wal && wal_id != committed.wal_file_id) retire(file_name(FileKind::kWal, wal_id));
   wal.reset();
@@ -104,7 +110,7 @@ Status LsmIndex::Impl::start_new_wal() {
   wal_key = key;
   wal_rotation_pending = false;
   wal_blocks = wal->position().blocks;
-  mem.clear_dirty();  // the new WAL holds every entry
+  clear_dirty();  // the new WAL holds every entry
   return Status::ok();
 }
 
@@ -121,19 +127,19 @@ Status LsmIndex::Impl::write_wal() {
     return st.with_context("WAL append");
   }
   wal_blocks = wal->position().blocks;
-  mem.clear_dirty();
+  clear_dirty();
   return Status::ok();
 }
 
 Result<log::SealedFileRef> LsmIndex::Impl::manifest_for(const Version& v) {
   if (v.seq == committed_seq) return committed.manifest;
   if (v.seq == manifest_seq) return manifest;  // written by an earlier, failed attempt
-  log::SealedFileRef ref;                     // file_id 0: no SSTs
+  log::SealedFileRef ref;                      // file_id 0: no SSTs
   if (v.file_count() > 0) {
     JD_ASSIGN_OR_RETURN(NewFile out, create_file(FileKind::kManifest));
     const uint64_t id = out.id;
-    Result<log::SealedFileRef> written = write_manifest(std::move(out.file), id,
-                                                        v.manifest_entries());
+    Result<log::SealedFileRef> written =
+        write_manifest(std::move(out.file), id, v.manifest_entries());
     if (!written.is_ok()) {
       retire(file_name(FileKind::kManifest, id));
       return written.status().with_context("manifest");
@@ -205,7 +211,14 @@ void LsmIndex::Impl::retire(std::string name) {
   obsolete.insert(std::move(name));
 }
 
-bool LsmIndex::Impl::referenced_or_live(FileKind kind, uint64_t id) const {
+std::set<uint64_t> LsmIndex::Impl::live_sst_ids() const {
+  std::set<uint64_t> ids = version->file_ids();
+  ids.insert(writing.begin(), writing.end());
+  return ids;
+}
+
+bool LsmIndex::Impl::referenced_or_live(FileKind kind, uint64_t id,
+                                        const std::set<uint64_t>& live_ssts) const {
   switch (kind) {
     case FileKind::kWal:
       return id == committed.wal_file_id || (wal.has_value() && id == wal_id) ||
@@ -214,7 +227,7 @@ bool LsmIndex::Impl::referenced_or_live(FileKind kind, uint64_t id) const {
       return id == committed.manifest.file_id || id == manifest.file_id ||
              (prepared && prepared->root.manifest.file_id == id);
     case FileKind::kSst:
-      return committed_ssts.contains(id) || version->contains(id) || writing.contains(id) ||
+      return committed_ssts.contains(id) || live_ssts.contains(id) ||
              (prepared && prepared->ssts.contains(id));
   }
   return true;
@@ -224,9 +237,10 @@ void LsmIndex::Impl::collect_garbage() {
   std::vector<std::string> doomed;
   {
     std::unique_lock lock(mu);
+    const std::set<uint64_t> live = live_sst_ids();
     for (auto it = obsolete.begin(); it != obsolete.end();) {
       auto parsed = parse_file_name(*it);
-      if (parsed && referenced_or_live(parsed->kind, parsed->id)) {
+      if (parsed && referenced_or_live(parsed->kind, parsed->id, live)) {
         ++it;
       } else {
         doomed.push_back(*it);

@@ -22,7 +22,9 @@ inline BlockRef tombstone_ref() {
   r.hba = kTombstoneHba;
   return r;
 }
-inline bool is_tombstone(const BlockRef& ref) { return ref.hba == kTombstoneHba; }
+inline bool is_tombstone(const BlockRef& ref) {
+  return ref.hba == kTombstoneHba;
+}
 
 struct Entry {
   uint64_t lba = 0;

@@ -12,9 +12,12 @@ constexpr size_t kHexLen = 16;
 
 const char* prefix(FileKind kind) {
   switch (kind) {
-    case FileKind::kWal: return "wal-";
-    case FileKind::kSst: return "sst-";
-    case FileKind::kManifest: return "man-";
+    case FileKind::kWal:
+      return "wal-";
+    case FileKind::kSst:
+      return "sst-";
+    case FileKind::kManifest:
+      return "man-";
   }
   return "";  // unreachable: every kind is listed above
 }

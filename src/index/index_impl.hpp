@@ -51,14 +51,14 @@ struct LsmIndex::Impl {
   // ---- Writer-thread state (put/remove/prepare_commit/commit_*/unreferenced_files): the
   // disk layer serialises these calls, so no lock.
   IndexRoot committed;
-  uint64_t committed_seq = 0;           // Version::seq the committed manifest describes
-  std::set<uint64_t> committed_ssts;    // SST ids the committed manifest lists
-  std::optional<log::ChainLog> wal;     // the WAL appends go to (committed or prepared)
+  uint64_t committed_seq = 0;         // Version::seq the committed manifest describes
+  std::set<uint64_t> committed_ssts;  // SST ids the committed manifest lists
+  std::optional<log::ChainLog> wal;   // the WAL appends go to (committed or prepared)
   uint64_t wal_id = 0;
   crypto::KeyBytes wal_key{};
-  bool wal_rotation_pending = false;    // next prepare_commit starts a new WAL
-  log::SealedFileRef manifest;          // newest manifest written (maybe uncommitted)
-  uint64_t manifest_seq = 0;            // the Version::seq it describes
+  bool wal_rotation_pending = false;  // next prepare_commit starts a new WAL
+  log::SealedFileRef manifest;        // newest manifest written (maybe uncommitted)
+  uint64_t manifest_seq = 0;          // the Version::seq it describes
   struct Prepared {
     IndexRoot root;
     uint64_t seq = 0;
@@ -71,7 +71,7 @@ struct LsmIndex::Impl {
   std::mutex bg_mu;          // guards bg_work, bg_status and the stopping handshake
   std::condition_variable bg_cv;
   bool bg_work = false;
-  Status bg_status;          // the background thread's last result
+  Status bg_status;  // the background thread's last result
   std::atomic<bool> stopping{false};
   std::thread bg;
 
@@ -92,12 +92,16 @@ struct LsmIndex::Impl {
   Status write_wal();
   Status start_new_wal();
   void abandon_wal();
+  void clear_dirty();
   Result<log::SealedFileRef> manifest_for(const Version& v);
   Result<IndexRoot> prepare_commit();
   void commit_succeeded(const IndexRoot& root);
   void commit_failed();
   void retire(std::string name);
-  bool referenced_or_live(FileKind kind, uint64_t id) const;  // caller holds mu
+  // Whether a file is named by the committed or prepared root or used by the in-memory state.
+  // `live_ssts` = live_sst_ids(), taken under mu.
+  bool referenced_or_live(FileKind kind, uint64_t id, const std::set<uint64_t>& live_ssts) const;
+  std::set<uint64_t> live_sst_ids() const;  // caller holds mu
   void collect_garbage();
 
   // background.cpp

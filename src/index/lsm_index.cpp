@@ -24,8 +24,8 @@ Status LsmIndex::Impl::seed_file_ids(uint64_t at_least) {
   const uint64_t base = std::max<uint64_t>(at_least, 1);
   uint64_t next = base;
   for (const std::string& name : names) {
-    if (auto parsed = parse_file_name(name); parsed && parsed->id >= base &&
-                                             parsed->id - base < kMaxAhead) {
+    if (auto parsed = parse_file_name(name);
+        parsed && parsed->id >= base && parsed->id - base < kMaxAhead) {
       next = std::max(next, parsed->id + 1);
     }
   }
@@ -150,11 +150,12 @@ std::vector<std::string> LsmIndex::Impl::unreferenced_files(
     const std::vector<std::string>& names) const {
   std::vector<std::string> out;
   std::shared_lock lock(mu);
+  const std::set<uint64_t> live = live_sst_ids();
   for (const std::string& name : names) {
     if (!is_index_file(name)) continue;
     auto parsed = parse_file_name(name);
     // A name with an index prefix but not our spelling is nobody's file: a leftover too.
-    if (!parsed || !referenced_or_live(parsed->kind, parsed->id)) out.push_back(name);
+    if (!parsed || !referenced_or_live(parsed->kind, parsed->id, live)) out.push_back(name);
   }
   return out;
 }
@@ -194,7 +195,9 @@ Result<std::unique_ptr<LsmIndex>> LsmIndex::open(host::Store& store, const Index
   return std::unique_ptr<LsmIndex>(new LsmIndex(std::move(impl)));
 }
 
-Result<std::optional<BlockRef>> LsmIndex::get(uint64_t lba) const { return impl_->get(lba); }
+Result<std::optional<BlockRef>> LsmIndex::get(uint64_t lba) const {
+  return impl_->get(lba);
+}
 
 Status LsmIndex::scan(uint64_t first, uint64_t last,
                       const std::function<Status(uint64_t, const BlockRef&)>& visit) const {
@@ -206,18 +209,32 @@ Status LsmIndex::put(uint64_t lba, const BlockRef& ref) {
   return impl_->record(lba, ref);
 }
 
-Status LsmIndex::remove(uint64_t lba) { return impl_->record(lba, tombstone_ref()); }
+Status LsmIndex::remove(uint64_t lba) {
+  return impl_->record(lba, tombstone_ref());
+}
 
-Result<IndexRoot> LsmIndex::prepare_commit() { return impl_->prepare_commit(); }
-void LsmIndex::commit_succeeded(const IndexRoot& root) { impl_->commit_succeeded(root); }
-void LsmIndex::commit_failed() { impl_->commit_failed(); }
+Result<IndexRoot> LsmIndex::prepare_commit() {
+  return impl_->prepare_commit();
+}
+void LsmIndex::commit_succeeded(const IndexRoot& root) {
+  impl_->commit_succeeded(root);
+}
+void LsmIndex::commit_failed() {
+  impl_->commit_failed();
+}
 
 std::vector<std::string> LsmIndex::unreferenced_files(const std::vector<std::string>& names) const {
   return impl_->unreferenced_files(names);
 }
 
-Status LsmIndex::compact_now() { return impl_->run_compactions(); }
-IndexStats LsmIndex::stats() const { return impl_->stats(); }
-const IndexRoot& LsmIndex::committed_root() const { return impl_->committed; }
+Status LsmIndex::compact_now() {
+  return impl_->run_compactions();
+}
+IndexStats LsmIndex::stats() const {
+  return impl_->stats();
+}
+const IndexRoot& LsmIndex::committed_root() const {
+  return impl_->committed;
+}
 
 }  // namespace jindisk::index

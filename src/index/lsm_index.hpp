@@ -111,7 +111,9 @@ class LsmIndex {
 
   // Records a mapping or a tombstone in the memtable (durable after the next commit). May dump
   // the memtable into a level-0 SST when it is full (kIoError/kNoSpace from the host then; the
-  // entry is still in the memtable).
+  // entry is still in the memtable). The dump runs in the caller's thread and blocks on host
+  // I/O (about memtable_entries / 63 blocks written, then one fdatasync); readers are not
+  // blocked meanwhile. put() of hba UINT64_MAX is kInvalidArgument (it marks tombstones).
   Status put(uint64_t lba, const BlockRef& ref);
   Status remove(uint64_t lba);
 
@@ -119,19 +121,28 @@ class LsmIndex {
   // holds every entry (a later prepare_commit retries).
   Result<IndexRoot> prepare_commit();
   // Step 3: `root` (from prepare_commit) is durable. Removes obsolete files (errors removing
-  // are ignored: recovery deletes leftovers).
+  // are ignored: recovery deletes leftovers). `root` must be the one the last prepare_commit
+  // returned (anything else is ignored: a caller bug, asserted in debug builds).
   void commit_succeeded(const IndexRoot& root);
-  // The root write failed: forget the prepared root. The next prepare_commit rewrites what is
-  // needed (e.g. starts again at the committed WAL position).
+  // The root write failed: forget the prepared root. The next prepare_commit appends after
+  // the prepared WAL position (never overwriting what the prepared root covers) or starts a
+  // new WAL, and files the prepared root names stay until a later commit succeeds without
+  // them, so a root write that did land despite the error stays openable. Calling
+  // prepare_commit again without a verdict counts as commit_failed().
   void commit_failed();
 
   // Names of index files in `names` that the committed root does not refer to (left over by a
-  // crash). The disk layer removes them at open.
+  // crash). The disk layer removes them at open. Never names a file the live index still uses
+  // (uncommitted dumps, compaction outputs being written, a prepared WAL or manifest), and the
+  // index never creates a name that already exists, so removing the result is safe even while
+  // a background compaction runs. Call it from the writer thread (it reads the commit state).
   std::vector<std::string> unreferenced_files(const std::vector<std::string>& names) const;
 
-  // Runs pending compactions synchronously (for tests and shutdown).
+  // Runs pending compactions synchronously (for tests and shutdown); waits for a background
+  // compaction in progress first. Returns the first host error.
   Status compact_now();
 
+  // Thread-safe. `levels` is the depth: 1 + the deepest level holding a file (0: no SSTs).
   IndexStats stats() const;
   const IndexRoot& committed_root() const;
 

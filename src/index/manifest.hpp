@@ -29,7 +29,6 @@ Result<log::SealedFileRef> write_manifest(std::unique_ptr<host::File> file, uint
 
 // Reads and verifies a manifest; checks the block framing only (the version loader checks
 // what the entries mean). A missing file is kCorruption.
-Result<std::vector<ManifestEntry>> read_manifest(host::Store& store,
-                                                 const log::SealedFileRef& ref);
+Result<std::vector<ManifestEntry>> read_manifest(host::Store& store, const log::SealedFileRef& ref);
 
 }  // namespace jindisk::index

@@ -11,7 +11,9 @@ void Memtable::put(uint64_t lba, const BlockRef& ref) {
   }
 }
 
-void Memtable::put_clean(uint64_t lba, const BlockRef& ref) { map_[lba].ref = ref; }
+void Memtable::put_clean(uint64_t lba, const BlockRef& ref) {
+  map_[lba].ref = ref;
+}
 
 const BlockRef* Memtable::find(uint64_t lba) const {
   auto it = map_.find(lba);

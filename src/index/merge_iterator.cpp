@@ -26,10 +26,9 @@ Status LevelIterator::open_file(size_t i, uint64_t lba) {
 
 Status LevelIterator::seek(uint64_t lba) {
   // The first file whose range reaches lba; earlier ones end below it.
-  auto it = std::lower_bound(files_.begin(), files_.end(), lba,
-                             [](const std::shared_ptr<const SstReader>& f, uint64_t v) {
-                               return f->meta().max_lba < v;
-                             });
+  auto it = std::lower_bound(
+      files_.begin(), files_.end(), lba,
+      [](const std::shared_ptr<const SstReader>& f, uint64_t v) { return f->meta().max_lba < v; });
   return open_file(static_cast<size_t>(it - files_.begin()), lba);
 }
 

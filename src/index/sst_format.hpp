@@ -24,7 +24,7 @@ constexpr uint8_t kKindManifest = 4;
 constexpr size_t kHeaderSize = 8;
 constexpr size_t kEntrySize = 8 + 8 + 32 + 16;  // lba, hba, key, tag
 constexpr size_t kEntriesPerBlock = (crypto::kBlockSize - kHeaderSize) / kEntrySize;  // 63
-constexpr size_t kFencesPerBlock = (crypto::kBlockSize - kHeaderSize) / 8;             // 511
+constexpr size_t kFencesPerBlock = (crypto::kBlockSize - kHeaderSize) / 8;            // 511
 
 // What a manifest records about one SST (and what its footer must repeat).
 struct SstMeta {

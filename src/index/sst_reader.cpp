@@ -72,8 +72,8 @@ Result<std::shared_ptr<const DataBlock>> SstReader::block(size_t i, bool fill_ca
   if (cache_ != nullptr) {
     if (auto hit = cache_->lookup(file_id(), i)) return hit;
   }
-  const std::string what = file_name(FileKind::kSst, file_id()) + " data block " +
-                           std::to_string(i);
+  const std::string what =
+      file_name(FileKind::kSst, file_id()) + " data block " + std::to_string(i);
   Block plain;
   JD_TRY(file_.read(i, plain));
   auto data = std::make_shared<DataBlock>();

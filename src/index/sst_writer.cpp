@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace jindisk::index {
 
 Status SstWriter::add(const Entry& e) {

@@ -1,6 +1,7 @@
 #include "index/version.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 #include "index/file_names.hpp"
 #include "index/merge_iterator.hpp"
@@ -65,15 +66,6 @@ size_t Version::depth() const {
   return 0;
 }
 
-bool Version::contains(uint64_t file_id) const {
-  for (const SstList& files : levels) {
-    for (const auto& f : files) {
-      if (f->file_id() == file_id) return true;
-    }
-  }
-  return false;
-}
-
 std::set<uint64_t> Version::file_ids() const {
   std::set<uint64_t> ids;
   for (const SstList& files : levels) {
@@ -135,9 +127,12 @@ std::shared_ptr<const Version> apply_edit(const Version& base, const std::set<ui
   if (level > 0) {
     SstList& files = v->levels[level];
     files.insert(files.end(), added.begin(), added.end());
-    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
-      return a->meta().min_lba < b->meta().min_lba;
-    });
+    std::sort(files.begin(), files.end(),
+              [](const auto& a, const auto& b) { return a->meta().min_lba < b->meta().min_lba; });
+    for (size_t i = 1; i < files.size(); ++i) {
+      assert(files[i - 1]->meta().max_lba < files[i]->meta().min_lba &&
+             "a compaction output overlaps a file it did not replace");
+    }
   }
   return v;
 }

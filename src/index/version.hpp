@@ -35,7 +35,6 @@ struct Version {
   uint64_t entries() const;
   uint64_t host_bytes() const;
   size_t depth() const;  // 1 + the deepest non-empty level; 0 without files
-  bool contains(uint64_t file_id) const;
   std::set<uint64_t> file_ids() const;
   // What a manifest of this version lists, in manifest order.
   std::vector<ManifestEntry> manifest_entries() const;

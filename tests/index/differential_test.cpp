@@ -27,7 +27,7 @@ void run_differential(uint64_t seed, uint64_t ops, IndexOptions opt, uint64_t lb
   Model model;
   Model committed_model;
   uint64_t version = 0;
-  uint64_t reopens = 0, commits = 0;
+  uint64_t reopens = 0, commits = 0, compactions = 0, dumps = 0;
 
   for (uint64_t op = 0; op < ops; ++op) {
     CAPTURE(op);
@@ -35,7 +35,9 @@ void run_differential(uint64_t seed, uint64_t ops, IndexOptions opt, uint64_t lb
     const uint64_t lba = rng() % lba_space;
     if (dice < 450) {
       const BlockRef ref = make_ref(lba, ++version);
+      const uint64_t before = idx->stats().memtable_entries;
       JD_REQUIRE_OK(idx->put(lba, ref));
+      if (idx->stats().memtable_entries < before) ++dumps;
       model[lba] = ref;
     } else if (dice < 550) {
       JD_REQUIRE_OK(idx->remove(lba));
@@ -67,6 +69,7 @@ void run_differential(uint64_t seed, uint64_t ops, IndexOptions opt, uint64_t lb
       JD_REQUIRE_OK(idx->compact_now());
     } else {
       const IndexRoot root = idx->committed_root();
+      compactions += idx->stats().compactions;
       idx.reset();
       if (root.next_file_id == 1) {
         idx = create_index(store, opt);  // nothing committed yet: the disk would start over
@@ -81,9 +84,12 @@ void run_differential(uint64_t seed, uint64_t ops, IndexOptions opt, uint64_t lb
   }
   check_equal(*idx, model, lba_space);
   const IndexStats s = idx->stats();
-  MESSAGE("seed ", seed, ": ", commits, " commits, ", reopens, " reopens, ", s.compactions,
-          " compactions since last open, ", s.sst_files, " SSTs in ", s.levels, " levels");
+  compactions += s.compactions;
+  MESSAGE("seed ", seed, ": ", commits, " commits, ", reopens, " reopens, ", dumps, " dumps, ",
+          compactions, " compactions; now ", s.sst_files, " SSTs, depth ", s.levels);
   CHECK(reopens > 10);
+  CHECK(dumps > 100);
+  CHECK(compactions > 100);
   CHECK(s.levels >= 3);
 }
 

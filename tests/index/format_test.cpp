@@ -155,10 +155,13 @@ TEST_CASE("SST data blocks round-trip and reject unordered or malformed content"
     return decode_data_block(b, out, "t").code();
   };
   CHECK(code_of([](Block& b) { b[0] = kKindFence; }) == Code::kCorruption);
-  CHECK(code_of([](Block& b) { b[2] = 0; b[3] = 0; }) == Code::kCorruption);     // count 0
-  CHECK(code_of([](Block& b) { b[2] = 64; }) == Code::kCorruption);              // count > 63
-  CHECK(code_of([](Block& b) { b[4] = 1; }) == Code::kCorruption);               // reserved
-  CHECK(code_of([](Block& b) { b[1] = 9; }) == Code::kUnsupported);              // version
+  CHECK(code_of([](Block& b) {
+          b[2] = 0;
+          b[3] = 0;
+        }) == Code::kCorruption);                                    // count 0
+  CHECK(code_of([](Block& b) { b[2] = 64; }) == Code::kCorruption);  // count > 63
+  CHECK(code_of([](Block& b) { b[4] = 1; }) == Code::kCorruption);   // reserved
+  CHECK(code_of([](Block& b) { b[1] = 9; }) == Code::kUnsupported);  // version
   CHECK(code_of([](Block& b) { b[kHeaderSize + kEntrySize] = 0; }) == Code::kCorruption);
   CHECK(code_of([](Block& b) { b[2] = 10; }) == Code::kCorruption);  // entries in padding
   CHECK(code_of([](Block& b) { b.back() = 1; }) == Code::kCorruption);

@@ -75,8 +75,7 @@ inline IndexRoot commit(LsmIndex& idx) {
   return *root;
 }
 
-inline std::vector<std::pair<uint64_t, BlockRef>> scan_all(const LsmIndex& idx,
-                                                           uint64_t first = 0,
+inline std::vector<std::pair<uint64_t, BlockRef>> scan_all(const LsmIndex& idx, uint64_t first = 0,
                                                            uint64_t last = UINT64_MAX) {
   std::vector<std::pair<uint64_t, BlockRef>> out;
   JD_REQUIRE_OK(idx.scan(first, last, [&](uint64_t lba, const BlockRef& ref) {

@@ -12,7 +12,9 @@
 namespace jindisk::index::testing {
 namespace {
 
-std::set<std::string> as_set(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+std::set<std::string> as_set(const std::vector<std::string>& v) {
+  return {v.begin(), v.end()};
+}
 
 TEST_CASE("recovery: open brings back the last commit exactly, not what came after") {
   host::MemoryStore store;

@@ -15,7 +15,9 @@ namespace {
 constexpr uint64_t kLbas = 700;
 constexpr uint64_t kSealedBlock = 4096 + 16;  // a sealed file's block and its tag-table entry
 
-IndexOptions tamper_options() { return small_options(32); }
+IndexOptions tamper_options() {
+  return small_options(32);
+}
 
 struct Fixture {
   host::MemoryStore store;
@@ -39,7 +41,8 @@ void build(Fixture& f, uint64_t value_seed) {
     }
     JD_REQUIRE_OK(idx->compact_now());
     const IndexRoot r = commit(*idx);
-    if (round == 1) f.first_manifest = raw(f.store, file_name(FileKind::kManifest, r.manifest.file_id));
+    if (round == 1)
+      f.first_manifest = raw(f.store, file_name(FileKind::kManifest, r.manifest.file_id));
   }
   for (uint64_t lba = 5; lba < 500; lba += 50) {
     JD_REQUIRE_OK(idx->remove(lba));
@@ -158,16 +161,20 @@ TEST_CASE("corruption: truncated, extended, deleted or swapped SSTs are detected
   REQUIRE(all.size() >= 2);
   const std::string other = all[0] == sst ? all[1] : all[0];
   const std::vector<std::pair<const char*, std::function<void(host::MemoryStore&)>>> attacks = {
-      {"truncate tag", [&](host::MemoryStore& s) { edit(s, sst, [](Bytes& b) { b.resize(b.size() - 16); }); }},
-      {"truncate block", [&](host::MemoryStore& s) { edit(s, sst, [](Bytes& b) { b.resize(b.size() - kSealedBlock); }); }},
+      {"truncate tag",
+       [&](host::MemoryStore& s) { edit(s, sst, [](Bytes& b) { b.resize(b.size() - 16); }); }},
+      {"truncate block",
+       [&](host::MemoryStore& s) {
+         edit(s, sst, [](Bytes& b) { b.resize(b.size() - kSealedBlock); });
+       }},
       {"empty", [&](host::MemoryStore& s) { edit(s, sst, [](Bytes& b) { b.clear(); }); }},
       {"extend", [&](host::MemoryStore& s) { edit(s, sst, [](Bytes& b) { b.push_back(0); }); }},
       {"delete", [&](host::MemoryStore& s) { JD_REQUIRE_OK(s.remove(sst)); }},
       {"swap with another SST", [&](host::MemoryStore& s) { put_raw(s, sst, raw(s, other)); }},
-      {"swap two blocks", [&](host::MemoryStore& s) {
-         edit(s, sst, [](Bytes& b) {
-           std::swap_ranges(b.begin(), b.begin() + 4096, b.begin() + 4096);
-         });
+      {"swap two blocks",
+       [&](host::MemoryStore& s) {
+         edit(s, sst,
+              [](Bytes& b) { std::swap_ranges(b.begin(), b.begin() + 4096, b.begin() + 4096); });
        }},
   };
   for (const auto& [what, attack] : attacks) {
@@ -207,14 +214,17 @@ TEST_CASE("corruption: a damaged, truncated, deleted or replaced manifest is det
   const std::vector<std::pair<const char*, std::function<void(host::MemoryStore&)>>> attacks = {
       {"flip", [&](host::MemoryStore& s) { edit(s, man, [](Bytes& b) { b.at(50) ^= 1; }); }},
       {"flip tag", [&](host::MemoryStore& s) { edit(s, man, [](Bytes& b) { b.back() ^= 1; }); }},
-      {"truncate", [&](host::MemoryStore& s) { edit(s, man, [](Bytes& b) { b.resize(b.size() - 1); }); }},
+      {"truncate",
+       [&](host::MemoryStore& s) { edit(s, man, [](Bytes& b) { b.resize(b.size() - 1); }); }},
       {"delete", [&](host::MemoryStore& s) { JD_REQUIRE_OK(s.remove(man)); }},
-      {"same id, other history", [&](host::MemoryStore& s) {
+      {"same id, other history",
+       [&](host::MemoryStore& s) {
          auto theirs = other.store.read_all(man);
          REQUIRE(theirs.is_ok());
          put_raw(s, man, *theirs);
        }},
-      {"manifest of an earlier commit", [&](host::MemoryStore& s) { put_raw(s, man, f.first_manifest); }},
+      {"manifest of an earlier commit",
+       [&](host::MemoryStore& s) { put_raw(s, man, f.first_manifest); }},
   };
   for (const auto& [what, attack] : attacks) {
     CAPTURE(what);
@@ -231,12 +241,19 @@ TEST_CASE("corruption: a damaged, truncated, deleted or rolled-back WAL is detec
   const uint64_t blocks = f.root.wal_position.blocks;
   REQUIRE(blocks >= 2);
   const std::vector<std::pair<const char*, std::function<void(host::MemoryStore&)>>> attacks = {
-      {"flip first block", [&](host::MemoryStore& s) { edit(s, wal, [](Bytes& b) { b.at(100) ^= 1; }); }},
-      {"flip last block", [&](host::MemoryStore& s) { edit(s, wal, [&](Bytes& b) { b.at((blocks - 1) * 4096 + 30) ^= 1; }); }},
-      {"truncate", [&](host::MemoryStore& s) { edit(s, wal, [](Bytes& b) { b.resize(b.size() - 4096); }); }},
+      {"flip first block",
+       [&](host::MemoryStore& s) { edit(s, wal, [](Bytes& b) { b.at(100) ^= 1; }); }},
+      {"flip last block",
+       [&](host::MemoryStore& s) {
+         edit(s, wal, [&](Bytes& b) { b.at((blocks - 1) * 4096 + 30) ^= 1; });
+       }},
+      {"truncate",
+       [&](host::MemoryStore& s) { edit(s, wal, [](Bytes& b) { b.resize(b.size() - 4096); }); }},
       {"delete", [&](host::MemoryStore& s) { JD_REQUIRE_OK(s.remove(wal)); }},
-      {"rolled back to the previous commit", [&](host::MemoryStore& s) { put_raw(s, wal, f.wal_at_previous); }},
-      {"drop a middle block", [&](host::MemoryStore& s) {
+      {"rolled back to the previous commit",
+       [&](host::MemoryStore& s) { put_raw(s, wal, f.wal_at_previous); }},
+      {"drop a middle block",
+       [&](host::MemoryStore& s) {
          edit(s, wal, [](Bytes& b) { b.erase(b.begin() + 4096, b.begin() + 8192); });
        }},
   };
