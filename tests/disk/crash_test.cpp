@@ -28,9 +28,12 @@ using host::FaultPlan;
 
 const char* mode_name(CrashMode m) {
   switch (m) {
-    case CrashMode::kDropUnsynced: return "drop-unsynced";
-    case CrashMode::kKeepUnsynced: return "keep-unsynced";
-    case CrashMode::kRandomSubset: return "random-subset";
+    case CrashMode::kDropUnsynced:
+      return "drop-unsynced";
+    case CrashMode::kKeepUnsynced:
+      return "keep-unsynced";
+    case CrashMode::kRandomSubset:
+      return "random-subset";
   }
   return "?";
 }
@@ -39,7 +42,7 @@ DiskConfig crash_config() {
   DiskConfig cfg;
   cfg.logical_bytes = 1u << 20;  // 256 blocks: overwrites are frequent
   cfg.segment_blocks = 16;
-  cfg.memtable_entries = 64;        // dumps (and WAL rotations) every few flushes
+  cfg.memtable_entries = 64;           // dumps (and WAL rotations) every few flushes
   cfg.write_buffer_bytes = 32u << 10;  // 8 blocks: drains between flushes
   return cfg;
 }
@@ -83,8 +86,9 @@ std::unique_ptr<CrashLab> make_lab() {
   // The fault-free run itself ends in the final state.
   DiskPtr d = open_disk(*store, lab->cfg);
   const auto content = read_device(*d);
-  REQUIRE_MESSAGE(!first_mismatch(content, lab->work.states.back()),
-                  "fault-free run: wrong content at lba " << *first_mismatch(content, lab->work.states.back()));
+  REQUIRE_MESSAGE(
+      !first_mismatch(content, lab->work.states.back()),
+      "fault-free run: wrong content at lba " << *first_mismatch(content, lab->work.states.back()));
   return lab;
 }
 
@@ -102,13 +106,16 @@ struct Exploration {
   bool mostly_reached() const { return not_fired * 10 <= points; }
 
   void fail(std::string msg) {
-    if (failures.size() < 25) failures.push_back(std::move(msg));
-    else if (failures.size() == 25) failures.push_back("... (more failures not shown)");
+    if (failures.size() < 25)
+      failures.push_back(std::move(msg));
+    else if (failures.size() == 25)
+      failures.push_back("... (more failures not shown)");
   }
-  void report(const char* what) const {
+  void report(const std::string& what) const {
     std::ostringstream all;
     for (const auto& f : failures) all << "\n  " << f;
-    CHECK_MESSAGE(failures.empty(), failures.size() << " bad crash points (" << what << "):" << all.str());
+    CHECK_MESSAGE(failures.empty(), failures.size()
+                                        << " bad crash points (" << what << "):" << all.str());
   }
 };
 
@@ -157,8 +164,8 @@ std::unique_ptr<MemoryStore> crash_and_check(const CrashLab& lab, const FaultPla
   store->simulate_crash(mode, crash_seed);
   auto d = try_open(*store, lab.cfg);
   if (!d.is_ok()) {
-    ex.fail(where.str() + "recovery open failed: " + d.status().to_string() + " (run ended: " +
-            o.what + ")");
+    ex.fail(where.str() + "recovery open failed: " + d.status().to_string() +
+            " (run ended: " + o.what + ")");
     return nullptr;
   }
   std::vector<uint8_t> content((*d)->block_count() * kBlockSize);
@@ -211,10 +218,11 @@ std::unique_ptr<MemoryStore> crash_and_check(const CrashLab& lab, const FaultPla
 }
 
 void print_lab(const CrashLab& lab) {
-  MESSAGE("workload seed " << lab.seed << ": " << lab.work.ops.size() << " ops ("
-          << lab.work.writes << " writes, " << lab.work.trims << " trims, " << lab.work.flushes
-          << " flushes, " << lab.work.reopens << " reopens, " << lab.work.compactions
-          << " compactions), " << lab.total_ops << " mutating host operations");
+  MESSAGE("workload seed " << lab.seed << ": " << lab.work.ops.size() << " ops (" << lab.work.writes
+                           << " writes, " << lab.work.trims << " trims, " << lab.work.flushes
+                           << " flushes, " << lab.work.reopens << " reopens, "
+                           << lab.work.compactions << " compactions), " << lab.total_ops
+                           << " mutating host operations");
 }
 
 }  // namespace
@@ -239,9 +247,9 @@ TEST_CASE("a crash at every host operation recovers the last acknowledged flush 
     crash_and_check(*lab, FaultPlan{n, FaultKind::kCrash, 0, ""}, CrashMode::kDropUnsynced, 0, ex,
                     /*check_writable_after=*/true);
   }
-  MESSAGE("drop-unsynced: explored " << ex.points << " crash points (" << ex.in_flush
-          << " inside a flush, " << ex.next_state << " recovered the flush in progress, "
-          << ex.not_fired << " never reached)");
+  MESSAGE("drop-unsynced: explored "
+          << ex.points << " crash points (" << ex.in_flush << " inside a flush, " << ex.next_state
+          << " recovered the flush in progress, " << ex.not_fired << " never reached)");
   CHECK(ex.points == lab->total_ops);
   CHECK(ex.mostly_reached());
   ex.report("drop-unsynced");
@@ -256,7 +264,8 @@ TEST_CASE("a crash that keeps every unsynced write still recovers a flushed stat
     crash_and_check(*lab, FaultPlan{n, FaultKind::kCrash, 0, ""}, CrashMode::kKeepUnsynced, 0, ex);
   }
   MESSAGE("keep-unsynced: explored " << ex.points << " crash points (" << ex.next_state
-          << " recovered the flush in progress, " << ex.not_fired << " never reached)");
+                                     << " recovered the flush in progress, " << ex.not_fired
+                                     << " never reached)");
   CHECK(ex.mostly_reached());
   ex.report("keep-unsynced");
 }
@@ -277,8 +286,8 @@ TEST_CASE("a torn write at every host write recovers a flushed state") {
                       0, ex);
     }
     MESSAGE("torn write of " << torn << " bytes: explored " << ex.points << " crash points ("
-            << ex.next_state << " recovered the flush in progress, " << ex.not_fired
-            << " never reached)");
+                             << ex.next_state << " recovered the flush in progress, "
+                             << ex.not_fired << " never reached)");
     CHECK(ex.points == write_points);
     CHECK(ex.mostly_reached());
     ex.report("torn write");
@@ -298,8 +307,9 @@ TEST_CASE("a crash that keeps a random subset of unsynced writes recovers a flus
     }
   }
   MESSAGE("random-subset (" << seeds << " coin seeds per point): explored " << ex.points
-          << " crash points (" << ex.next_state << " recovered the flush in progress, "
-          << ex.not_fired << " never reached)");
+                            << " crash points (" << ex.next_state
+                            << " recovered the flush in progress, " << ex.not_fired
+                            << " never reached)");
   CHECK(ex.points == seeds * lab->total_ops);
   CHECK(ex.mostly_reached());
   ex.report("random subset");
@@ -355,12 +365,14 @@ TEST_CASE("a crash during recovery from a crash recovers the same state") {
       }
       std::vector<uint8_t> content((*d)->block_count() * kBlockSize);
       const Status rs = (*d)->read(0, content);
-      if (!rs.is_ok()) second.fail(where.str() + "read failed: " + rs.to_string());
-      else if (content != want) second.fail(where.str() + "content differs from a clean recovery");
+      if (!rs.is_ok())
+        second.fail(where.str() + "read failed: " + rs.to_string());
+      else if (content != want)
+        second.fail(where.str() + "content differs from a clean recovery");
     }
   }
-  MESSAGE("explored " << second.points << " crash points inside recovery, after "
-          << first.points << " first crash points");
+  MESSAGE("explored " << second.points << " crash points inside recovery, after " << first.points
+                      << " first crash points");
   first.report("first crash");
   second.report("crash during recovery");
 }

@@ -39,9 +39,12 @@ std::string describe_op(const WorkOp& op) {
              std::to_string(op.version);
     case OpKind::kTrim:
       return "trim lba " + std::to_string(op.lba) + " x" + std::to_string(op.count);
-    case OpKind::kFlush: return "flush";
-    case OpKind::kReopen: return "close+reopen";
-    case OpKind::kCompact: return "compact_now";
+    case OpKind::kFlush:
+      return "flush";
+    case OpKind::kReopen:
+      return "close+reopen";
+    case OpKind::kCompact:
+      return "compact_now";
   }
   return "?";
 }
@@ -50,13 +53,20 @@ std::string describe_op(const WorkOp& op) {
 
 const char* host_op_name(HostOp op) {
   switch (op) {
-    case HostOp::kWrite: return "write_at";
-    case HostOp::kSync: return "sync";
-    case HostOp::kTruncate: return "truncate";
-    case HostOp::kCreate: return "open(create)";
-    case HostOp::kRemove: return "remove";
-    case HostOp::kRename: return "rename";
-    case HostOp::kSyncDir: return "sync_dir";
+    case HostOp::kWrite:
+      return "write_at";
+    case HostOp::kSync:
+      return "sync";
+    case HostOp::kTruncate:
+      return "truncate";
+    case HostOp::kCreate:
+      return "open(create)";
+    case HostOp::kRemove:
+      return "remove";
+    case HostOp::kRename:
+      return "rename";
+    case HostOp::kSyncDir:
+      return "sync_dir";
   }
   return "?";
 }
@@ -96,11 +106,25 @@ Workload make_crash_workload(uint64_t seed, uint64_t op_count, uint64_t blocks) 
       op.version = ++version;
     }
     switch (op.kind) {
-      case OpKind::kWrite: ref.write(op.lba, op.count, op.version); ++w.writes; break;
-      case OpKind::kTrim: ref.trim(op.lba, op.count); ++w.trims; break;
-      case OpKind::kFlush: w.states.push_back(ref); ++w.flushes; break;
-      case OpKind::kReopen: w.states.push_back(ref); ++w.reopens; break;
-      case OpKind::kCompact: ++w.compactions; break;
+      case OpKind::kWrite:
+        ref.write(op.lba, op.count, op.version);
+        ++w.writes;
+        break;
+      case OpKind::kTrim:
+        ref.trim(op.lba, op.count);
+        ++w.trims;
+        break;
+      case OpKind::kFlush:
+        w.states.push_back(ref);
+        ++w.flushes;
+        break;
+      case OpKind::kReopen:
+        w.states.push_back(ref);
+        ++w.reopens;
+        break;
+      case OpKind::kCompact:
+        ++w.compactions;
+        break;
     }
     w.ops.push_back(op);
   }
@@ -126,9 +150,15 @@ RunOutcome run_workload(host::Store& store, const Workload& w, const DiskConfig&
     const WorkOp& op = w.ops[i];
     Status s;
     switch (op.kind) {
-      case OpKind::kWrite: s = d->write(op.lba, pattern(op.lba, op.count, op.version)); break;
-      case OpKind::kTrim: s = d->trim(op.lba, op.count); break;
-      case OpKind::kCompact: s = d->index_for_tests().compact_now(); break;
+      case OpKind::kWrite:
+        s = d->write(op.lba, pattern(op.lba, op.count, op.version));
+        break;
+      case OpKind::kTrim:
+        s = d->trim(op.lba, op.count);
+        break;
+      case OpKind::kCompact:
+        s = d->index_for_tests().compact_now();
+        break;
       case OpKind::kFlush:
         s = d->flush();
         if (!s.is_ok()) {

@@ -37,11 +37,11 @@ Workload make_crash_workload(uint64_t seed, uint64_t op_count, uint64_t blocks);
 
 // How one run of the workload ended.
 struct RunOutcome {
-  size_t acked = 0;          // flush-like ops that returned OK
-  bool failed = false;       // some operation failed (the run stopped there)
+  size_t acked = 0;              // flush-like ops that returned OK
+  bool failed = false;           // some operation failed (the run stopped there)
   bool failed_in_flush = false;  // ... and it was a flush or the close of a reopen
-  size_t failed_op = 0;      // index into ops (ops.size() = the final close)
-  std::string what;          // description of the failed operation and its status
+  size_t failed_op = 0;          // index into ops (ops.size() = the final close)
+  std::string what;              // description of the failed operation and its status
 };
 
 // Opens the disk on `store` (first op of the run), replays `w` until an operation fails, then

@@ -98,7 +98,8 @@ Counts run_differential(uint64_t seed, uint64_t ops, uint64_t blocks, const Disk
       REQUIRE_MESSAGE(s.is_ok(), "seed " << seed << " op " << i << ": flush: " << s.to_string());
       if (auto* sd = dynamic_cast<SecureDisk*>(d.get())) {
         const Status cs = sd->index_for_tests().compact_now();
-        REQUIRE_MESSAGE(cs.is_ok(), "seed " << seed << " op " << i << ": compact: " << cs.to_string());
+        REQUIRE_MESSAGE(cs.is_ok(),
+                        "seed " << seed << " op " << i << ": compact: " << cs.to_string());
       }
       ++c.flushes;
     } else {

@@ -37,7 +37,7 @@ using host::MemoryStore;
 // ---- Scale and seeds
 
 // Factor applied to operation counts. JINDISK_TEST_SCALE overrides; without it, sanitizer and
-// unoptimised builds (the ASan build is buildtype=debug) run a quarter of the work.
+// unoptimised builds (the ASan build is buildtype=debug) run half of the work.
 inline double test_scale() {
   static const double scale = [] {
     if (const char* env = std::getenv("JINDISK_TEST_SCALE"); env && *env) {
@@ -45,7 +45,7 @@ inline double test_scale() {
       if (v > 0) return v;
     }
 #if defined(__SANITIZE_ADDRESS__) || !defined(__OPTIMIZE__)
-    return 0.25;
+    return 0.5;
 #else
     return 1.0;
 #endif
@@ -99,14 +99,17 @@ inline std::vector<uint8_t> read_os_file(const std::string& path) {
 inline void write_os_file(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   REQUIRE_MESSAGE(out.good(), "cannot write " << path);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   REQUIRE(out.good());
 }
 
 // ---- Options
 
 inline constexpr char kPassphrase[] = "test passphrase";
-inline KeySource test_key() { return KeySource::passphrase(kPassphrase); }
+inline KeySource test_key() {
+  return KeySource::passphrase(kPassphrase);
+}
 
 // Collects the engine's warnings (instead of stderr), thread-safe; copies share the log.
 class Warnings {
@@ -205,9 +208,9 @@ inline void close_disk(DiskPtr& d) {
   d.reset();
 }
 
-#define JD_REQUIRE_OK(expr)                                     \
-  do {                                                          \
-    const ::jindisk::Status jd_s_ = (expr);                     \
+#define JD_REQUIRE_OK(expr)                                          \
+  do {                                                               \
+    const ::jindisk::Status jd_s_ = (expr);                          \
     REQUIRE_MESSAGE(jd_s_.is_ok(), #expr ": " << jd_s_.to_string()); \
   } while (0)
 
@@ -224,8 +227,10 @@ struct RefState {
   }
   void expected_block(uint64_t lba, uint8_t* out) const {
     auto it = version.find(lba);
-    if (it == version.end()) std::memset(out, 0, kBlockSize);
-    else fill_pattern(out, lba, it->second);
+    if (it == version.end())
+      std::memset(out, 0, kBlockSize);
+    else
+      fill_pattern(out, lba, it->second);
   }
   bool operator==(const RefState&) const = default;
 };
@@ -314,6 +319,8 @@ inline bool contains_bytes(const std::vector<uint8_t>& hay, std::span<const uint
   return std::search(hay.begin(), hay.end(), needle.begin(), needle.end()) != hay.end();
 }
 
-inline std::string code_str(Code c) { return std::string(code_name(c)); }
+inline std::string code_str(Code c) {
+  return std::string(code_name(c));
+}
 
 }  // namespace jindisk::disk::test

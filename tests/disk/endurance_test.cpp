@@ -12,7 +12,9 @@ namespace {
 
 // Host space a disk of `logical` bytes may use: twice the data, plus fixed metadata
 // (header, root, WAL, SSTs, manifest, partly used segments).
-uint64_t space_bound(uint64_t logical) { return 2 * logical + (1u << 20); }
+uint64_t space_bound(uint64_t logical) {
+  return 2 * logical + (1u << 20);
+}
 
 }  // namespace
 
@@ -34,7 +36,8 @@ TEST_CASE("overwriting a small disk ten times over never fails and keeps host sp
     const uint64_t n = 1 + rng() % 8;
     const uint64_t lba = rng() % (blocks - n + 1);
     const Status s = d->write(lba, pattern(lba, n, ++version));
-    REQUIRE_MESSAGE(s.is_ok(), "seed " << seed << " after " << written << " blocks: " << s.to_string());
+    REQUIRE_MESSAGE(s.is_ok(),
+                    "seed " << seed << " after " << written << " blocks: " << s.to_string());
     ref.write(lba, n, version);
     written += n;
     since_flush += n;
@@ -45,9 +48,9 @@ TEST_CASE("overwriting a small disk ten times over never fails and keeps host sp
       ++flushes;
       const uint64_t host = total_host_bytes(store);
       max_host = std::max(max_host, host);
-      REQUIRE_MESSAGE(host <= space_bound(cfg.logical_bytes),
-                      "seed " << seed << " after " << written << " blocks the host holds " << host
-                              << " bytes");
+      REQUIRE_MESSAGE(
+          host <= space_bound(cfg.logical_bytes),
+          "seed " << seed << " after " << written << " blocks the host holds " << host << " bytes");
     }
   }
   JD_REQUIRE_OK(d->flush());

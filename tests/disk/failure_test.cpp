@@ -33,7 +33,7 @@ struct FlushLab {
   DiskConfig cfg = failure_config();
   std::unique_ptr<MemoryStore> base;
   RefState a, b;
-  std::vector<HostOpRecord> records;  // host ops of "open, write B, flush, close"
+  std::vector<HostOpRecord> records;         // host ops of "open, write B, flush, close"
   uint64_t flush_first = 0, flush_last = 0;  // crash-point numbers of the flush's ops
 
   void write_b(SecureDisk& d) const {
@@ -78,7 +78,8 @@ std::string which(const std::vector<uint8_t>& content, const FlushLab& lab) {
 
 }  // namespace
 
-TEST_CASE("a failed sync inside a flush turns the disk read-only; reopening shows a flushed state") {
+TEST_CASE(
+    "a failed sync inside a flush turns the disk read-only; reopening shows a flushed state") {
   const FlushLab lab = make_flush_lab();
   std::map<std::string, int> outcomes;
   int cases = 0;
@@ -108,8 +109,9 @@ TEST_CASE("a failed sync inside a flush turns the disk read-only; reopening show
         // Sticky: the host state is unknown, so no more writes, whatever flush returned. (The
         // probes write what B already holds, so a wrongly accepted write changes no content.)
         const Status ws = d->write(200, pattern(200, 1, 2));
-        CHECK_MESSAGE(ws.code() == Code::kReadOnly, "write after the failed sync: " << ws.to_string()
-                                                    << " (flush returned " << fs.to_string() << ")");
+        CHECK_MESSAGE(ws.code() == Code::kReadOnly,
+                      "write after the failed sync: " << ws.to_string() << " (flush returned "
+                                                      << fs.to_string() << ")");
         CHECK(d->trim(0, 1).code() == Code::kReadOnly);
         CHECK(d->info().read_only);
         CHECK(warnings.contains("read-only"));
@@ -119,8 +121,10 @@ TEST_CASE("a failed sync inside a flush turns the disk read-only; reopening show
       if (crash_after) store->simulate_crash(host::CrashMode::kDropUnsynced, 0);
       DiskPtr d = open_disk(*store, lab.cfg);
       const std::string got = which(read_device(*d), lab);
-      if (flush_ok) CHECK(got == "B");
-      else CHECK((got == "A" || got == "B"));
+      if (flush_ok)
+        CHECK(got == "B");
+      else
+        CHECK((got == "A" || got == "B"));
       outcomes[std::string(host_op_name(r.op)) + " " + r.name.substr(0, 4) + " -> flush " +
                (flush_ok ? "ok" : "failed") + ", reopened " + got]++;
       // And the reopened disk is writable again.
@@ -177,8 +181,10 @@ TEST_CASE("a failed host write inside a flush fails the flush; nothing half-done
       }
       DiskPtr d = open_disk(*store, lab.cfg);
       const std::string got = which(read_device(*d), lab);
-      if (retried_ok) CHECK(got == "B");
-      else CHECK((got == "A" || got == "B"));
+      if (retried_ok)
+        CHECK(got == "B");
+      else
+        CHECK((got == "A" || got == "B"));
     }
   }
   MESSAGE(cases << " failed-write cases; " << flush_ok_cases
@@ -252,7 +258,8 @@ TEST_CASE("a full host gives kNoSpace, keeps flushed data, and recovers when spa
       REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
       const auto content = read_device(**r);
       // The last acknowledged flush, or (if the close committed) everything acknowledged.
-      const bool ok = !first_mismatch(content, flushed) || (cs.is_ok() && !first_mismatch(content, live));
+      const bool ok =
+          !first_mismatch(content, flushed) || (cs.is_ok() && !first_mismatch(content, live));
       CHECK(ok);
     }
   }

@@ -55,7 +55,8 @@ struct SecurePosixFixture {
 };
 
 struct SecureFaultStoreFixture {
-  explicit SecureFaultStoreFixture(uint64_t blocks) : cfg(conformance_config(blocks)), fault(store) {
+  explicit SecureFaultStoreFixture(uint64_t blocks)
+      : cfg(conformance_config(blocks)), fault(store) {
     disk = create_disk(fault, cfg);
   }
   ~SecureFaultStoreFixture() {

@@ -35,16 +35,20 @@ Probe probe_cfg(MemoryStore& s, const DiskConfig& cfg, const Victim& v) {
 
 std::string state_name(int matched) {
   switch (matched) {
-    case 0: return "final";
-    case 1: return "prev";
-    case 2: return "early";
+    case 0:
+      return "final";
+    case 1:
+      return "prev";
+    case 2:
+      return "early";
   }
   return "none";
 }
 
 }  // namespace
 
-TEST_CASE("a damaged newest root slot falls back to the previous flush; the anchor calls it rollback") {
+TEST_CASE(
+    "a damaged newest root slot falls back to the previous flush; the anchor calls it rollback") {
   auto v = make_victim();
   const auto root = raw(*v->store, "root");
   const int newest = newest_slot(root);
@@ -110,11 +114,15 @@ TEST_CASE("a root file with no valid slot, truncated or deleted is refused with 
   const auto root = raw(*v->store, "root");
   const int newest = newest_slot(root);
   struct Case {
-    const char* what;
+    std::string what;
     std::function<void(MemoryStore&)> mutate;
   };
   const std::vector<Case> cases = {
-      {"both slots flipped", [](MemoryStore& s) { flip(s, "root", 100); flip(s, "root", kSlot + 100); }},
+      {"both slots flipped",
+       [](MemoryStore& s) {
+         flip(s, "root", 100);
+         flip(s, "root", kSlot + 100);
+       }},
       {"truncated to 0", [](MemoryStore& s) { truncate_to(s, "root", 0); }},
       {"truncated to 100", [](MemoryStore& s) { truncate_to(s, "root", 100); }},
       {"deleted", [](MemoryStore& s) { remove_raw(s, "root"); }},
@@ -155,7 +163,7 @@ TEST_CASE("replaying an older root: an older whole state without anchor, kRollba
   const std::vector<uint8_t> old_slot(old_root.begin() + old_newest * kSlot,
                                       old_root.begin() + (old_newest + 1) * kSlot);
   struct Case {
-    const char* what;
+    std::string what;
     std::function<void(MemoryStore&)> mutate;
   };
   const std::vector<Case> cases = {
@@ -232,7 +240,7 @@ TEST_CASE("replaying an older root: an older whole state without anchor, kRollba
 TEST_CASE("restoring an older copy of the whole directory is refused with the anchor") {
   auto v = make_victim();
   struct Old {
-    const char* what;
+    std::string what;
     const MemoryStore* image;
     const RefState* state;
   };

@@ -49,7 +49,8 @@ void run_attack(const Victim& v, const Attack& a, Tally& t) {
       break;
     case Expect::kDetected:
       if (!p.opened) {
-        CHECK((p.open_status.code() == Code::kCorruption || p.open_status.code() == Code::kRollback));
+        CHECK(
+            (p.open_status.code() == Code::kCorruption || p.open_status.code() == Code::kRollback));
       } else {
         CHECK_MESSAGE(!p.failed.empty(), "the attack went unnoticed");
       }
@@ -74,37 +75,55 @@ std::vector<Attack> header_attacks() {
   std::vector<Attack> out;
   const std::set<Code> corrupt{Code::kCorruption};
   for (uint64_t off : {0, 8, 16, 36, 40, 64, 100, 136, 200, 224, 255}) {
-    out.push_back({"header", "flip byte " + std::to_string(off),
-                   [off](MemoryStore& s) { flip(s, "header", off); }, Expect::kRefused, corrupt, {}});
+    out.push_back({"header",
+                   "flip byte " + std::to_string(off),
+                   [off](MemoryStore& s) { flip(s, "header", off); },
+                   Expect::kRefused,
+                   corrupt,
+                   {}});
   }
   for (uint64_t size : {0, 1, 128, 224, 255}) {
-    out.push_back({"header", "truncate to " + std::to_string(size),
-                   [size](MemoryStore& s) { truncate_to(s, "header", size); }, Expect::kRefused,
-                   corrupt, {}});
+    out.push_back({"header",
+                   "truncate to " + std::to_string(size),
+                   [size](MemoryStore& s) { truncate_to(s, "header", size); },
+                   Expect::kRefused,
+                   corrupt,
+                   {}});
   }
-  out.push_back({"header", "append a byte",
+  out.push_back({"header",
+                 "append a byte",
                  [](MemoryStore& s) {
                    auto b = raw(s, "header");
                    b.push_back(0);
                    put_raw(s, "header", b);
                  },
-                 Expect::kRefused, corrupt, {}});
+                 Expect::kRefused,
+                 corrupt,
+                 {}});
   // Deleted: the directory no longer holds a disk (kNotFound), or it is called damage.
-  out.push_back({"header", "delete", [](MemoryStore& s) { remove_raw(s, "header"); },
-                 Expect::kRefused, {Code::kNotFound, Code::kCorruption}, {}});
+  out.push_back({"header",
+                 "delete",
+                 [](MemoryStore& s) { remove_raw(s, "header"); },
+                 Expect::kRefused,
+                 {Code::kNotFound, Code::kCorruption},
+                 {}});
   // A forgery with a valid checksum is indistinguishable from a wrong key (format.md §1).
   for (uint64_t off : {40, 64, 90, 110, 140}) {
-    out.push_back({"header", "forge byte " + std::to_string(off) + " with a valid checksum",
+    out.push_back({"header",
+                   "forge byte " + std::to_string(off) + " with a valid checksum",
                    [off](MemoryStore& s) {
                      auto b = raw(s, "header");
                      b[off] ^= 0x01;
                      fix_header_checksum(b);
                      put_raw(s, "header", b);
                    },
-                   Expect::kRefused, {Code::kWrongKey}, {}});
+                   Expect::kRefused,
+                   {Code::kWrongKey},
+                   {}});
   }
   // The header of another disk (same passphrase): its master key opens nothing here.
-  out.push_back({"header", "replace with another disk's header",
+  out.push_back({"header",
+                 "replace with another disk's header",
                  [](MemoryStore& s) {
                    MemoryStore other;
                    DiskConfig c;
@@ -113,7 +132,9 @@ std::vector<Attack> header_attacks() {
                    close_disk(d);
                    put_raw(s, "header", raw(other, "header"));
                  },
-                 Expect::kRefused, {Code::kCorruption}, {}});
+                 Expect::kRefused,
+                 {Code::kCorruption},
+                 {}});
   return out;
 }
 
@@ -138,10 +159,13 @@ std::vector<Attack> segment_attacks(const Victim& v) {
       const uint64_t within[3] = {0, kBlockSize / 2, kBlockSize - 1};
       for (int k = 0; k < 3; ++k) {
         const uint64_t off = chosen[k].first * kBlockSize + within[k];
-        out.push_back({"seg", name + " flip byte " + std::to_string(off) + " (lba " +
-                                  std::to_string(chosen[k].second) + ")",
-                       [name, off](MemoryStore& s) { flip(s, name, off, 0x80); }, Expect::kExact,
-                       {}, {chosen[k].second}});
+        out.push_back({"seg",
+                       name + " flip byte " + std::to_string(off) + " (lba " +
+                           std::to_string(chosen[k].second) + ")",
+                       [name, off](MemoryStore& s) { flip(s, name, off, 0x80); },
+                       Expect::kExact,
+                       {},
+                       {chosen[k].second}});
       }
     }
     // Truncations: half the file, and one byte off its end.
@@ -150,12 +174,19 @@ std::vector<Attack> segment_attacks(const Victim& v) {
       for (const auto& [slot, lba] : live) {
         if ((slot + 1) * kBlockSize > new_size) bad.insert(lba);
       }
-      out.push_back({"seg", name + " truncate to " + std::to_string(new_size),
+      out.push_back({"seg",
+                     name + " truncate to " + std::to_string(new_size),
                      [name, new_size](MemoryStore& s) { truncate_to(s, name, new_size); },
-                     Expect::kExact, {}, bad});
+                     Expect::kExact,
+                     {},
+                     bad});
     }
-    out.push_back({"seg", name + " delete", [name](MemoryStore& s) { remove_raw(s, name); },
-                   Expect::kExact, {}, all_live});
+    out.push_back({"seg",
+                   name + " delete",
+                   [name](MemoryStore& s) { remove_raw(s, name); },
+                   Expect::kExact,
+                   {},
+                   all_live});
     // An older copy: blocks written there since (or reused) fail; unchanged ones still read.
     for (const MemoryStore* older : {v.early.get(), v.prev.get()}) {
       auto old = const_cast<MemoryStore*>(older)->read_all(name);
@@ -165,17 +196,19 @@ std::vector<Attack> segment_attacks(const Victim& v) {
       std::set<uint64_t> bad;
       for (const auto& [slot, lba] : live) {
         const uint64_t end = (slot + 1) * kBlockSize;
-        if (old->size() < end ||
-            !std::equal(now.begin() + slot * kBlockSize, now.begin() + end,
-                        old->begin() + slot * kBlockSize)) {
+        if (old->size() < end || !std::equal(now.begin() + slot * kBlockSize, now.begin() + end,
+                                             old->begin() + slot * kBlockSize)) {
           bad.insert(lba);
         }
       }
       const std::vector<uint8_t> old_bytes = *old;
-      out.push_back({"seg", name + " replaced by an older copy (" + std::to_string(old_bytes.size()) +
-                                " bytes)",
-                     [name, old_bytes](MemoryStore& s) { put_raw(s, name, old_bytes); },
-                     Expect::kExact, {}, bad});
+      out.push_back(
+          {"seg",
+           name + " replaced by an older copy (" + std::to_string(old_bytes.size()) + " bytes)",
+           [name, old_bytes](MemoryStore& s) { put_raw(s, name, old_bytes); },
+           Expect::kExact,
+           {},
+           bad});
     }
   }
   // Swaps of two segments: every live block in either is now at the wrong host address.
@@ -185,13 +218,16 @@ std::vector<Attack> segment_attacks(const Victim& v) {
     for (const auto& name : {a, b}) {
       for (const auto& [slot, lba] : v.lbas_in_segment(*segment_id(name))) bad.insert(lba);
     }
-    out.push_back({"seg", "swap " + a + " and " + b,
+    out.push_back({"seg",
+                   "swap " + a + " and " + b,
                    [a, b](MemoryStore& s) {
                      auto ba = raw(s, a), bb = raw(s, b);
                      put_raw(s, a, bb);
                      put_raw(s, b, ba);
                    },
-                   Expect::kExact, {}, bad});
+                   Expect::kExact,
+                   {},
+                   bad});
   }
   return out;
 }
@@ -204,26 +240,40 @@ std::vector<Attack> index_file_attacks(const Victim& v, const std::string& prefi
   for (const std::string& name : names) {
     const uint64_t size = raw(*v.store, name).size();
     for (uint64_t off : {uint64_t{0}, uint64_t{30}, size / 2, size - 20, size - 1}) {
-      out.push_back({kind, name + " flip byte " + std::to_string(off),
-                     [name, off](MemoryStore& s) { flip(s, name, off); }, Expect::kDetected, {}, {}});
+      out.push_back({kind,
+                     name + " flip byte " + std::to_string(off),
+                     [name, off](MemoryStore& s) { flip(s, name, off); },
+                     Expect::kDetected,
+                     {},
+                     {}});
     }
     std::set<uint64_t> cuts{0, size - 1, size / 2};
     if (size > kBlockSize) cuts.insert(size - kBlockSize);
     for (uint64_t cut : cuts) {
-      out.push_back({kind, name + " truncate to " + std::to_string(cut),
-                     [name, cut](MemoryStore& s) { truncate_to(s, name, cut); }, Expect::kDetected,
-                     {}, {}});
+      out.push_back({kind,
+                     name + " truncate to " + std::to_string(cut),
+                     [name, cut](MemoryStore& s) { truncate_to(s, name, cut); },
+                     Expect::kDetected,
+                     {},
+                     {}});
     }
-    out.push_back({kind, name + " extend by a block of zeros",
+    out.push_back({kind,
+                   name + " extend by a block of zeros",
                    [name, size](MemoryStore& s) {
                      auto b = raw(s, name);
                      b.resize(size + kBlockSize);
                      put_raw(s, name, b);
                    },
                    // A WAL may carry blocks past its committed length; sealed files may not.
-                   kind == "wal" ? Expect::kExact : Expect::kDetected, {}, {}});
-    out.push_back({kind, name + " delete", [name](MemoryStore& s) { remove_raw(s, name); },
-                   Expect::kDetected, {}, {}});
+                   kind == "wal" ? Expect::kExact : Expect::kDetected,
+                   {},
+                   {}});
+    out.push_back({kind,
+                   name + " delete",
+                   [name](MemoryStore& s) { remove_raw(s, name); },
+                   Expect::kDetected,
+                   {},
+                   {}});
     // Older copies: the same name at an earlier flush if it differed, else the newest file of
     // this kind in the older image put in its place (a stale object of the right kind).
     for (const MemoryStore* older_c : {v.early.get(), v.prev.get()}) {
@@ -240,21 +290,27 @@ std::vector<Attack> index_file_attacks(const Victim& v, const std::string& prefi
         old_bytes = raw(*older, olds.back());
         from = "older " + olds.back();
       }
-      out.push_back({kind, name + " replaced by " + from,
+      out.push_back({kind,
+                     name + " replaced by " + from,
                      [name, old_bytes](MemoryStore& s) { put_raw(s, name, old_bytes); },
-                     Expect::kDetected, {}, {}});
+                     Expect::kDetected,
+                     {},
+                     {}});
     }
   }
   // Swaps within the kind.
   for (size_t i = 0; i + 1 < names.size(); ++i) {
     const std::string a = names[i], b = names[i + 1];
-    out.push_back({kind, "swap " + a + " and " + b,
+    out.push_back({kind,
+                   "swap " + a + " and " + b,
                    [a, b](MemoryStore& s) {
                      auto ba = raw(s, a), bb = raw(s, b);
                      put_raw(s, a, bb);
                      put_raw(s, b, ba);
                    },
-                   Expect::kDetected, {}, {}});
+                   Expect::kDetected,
+                   {},
+                   {}});
   }
   // A file of another kind under this name (same size class does not matter).
   return out;
@@ -302,7 +358,8 @@ TEST_CASE("a tampered header is refused: damage is kCorruption, a forgery kWrong
 TEST_CASE("a wrong passphrase is kWrongKey, and the disk stays intact") {
   auto v = make_victim();
   auto copy = v->store->clone();
-  auto d = SecureDisk::open(*copy, KeySource::passphrase("not the passphrase"), v->cfg.open_options());
+  auto d =
+      SecureDisk::open(*copy, KeySource::passphrase("not the passphrase"), v->cfg.open_options());
   REQUIRE(!d.is_ok());
   CHECK(d.status().code() == Code::kWrongKey);
   const Probe p = probe(*copy, v->cfg, {&v->final_state});
@@ -352,23 +409,30 @@ TEST_CASE("a segment copied under another segment's name is refused or fails its
   std::set<uint64_t> bad;
   for (const auto& [slot, lba] : v->lbas_in_segment(*segment_id(a))) bad.insert(lba);
   run_attack(*v,
-             {"seg", b + " copied over " + a,
-              [a, b](MemoryStore& s) { put_raw(s, a, raw(s, b)); }, Expect::kExact, {}, bad},
+             {"seg",
+              b + " copied over " + a,
+              [a, b](MemoryStore& s) { put_raw(s, a, raw(s, b)); },
+              Expect::kExact,
+              {},
+              bad},
              t);
   // A live block copied to another slot of its own segment.
   const auto live = v->lbas_in_segment(*segment_id(a));
   if (live.size() >= 2) {
     const auto first = *live.begin(), second = *std::next(live.begin());
     run_attack(*v,
-               {"seg", a + " block of lba " + std::to_string(first.second) + " copied over lba " +
-                           std::to_string(second.second),
+               {"seg",
+                a + " block of lba " + std::to_string(first.second) + " copied over lba " +
+                    std::to_string(second.second),
                 [a, first, second](MemoryStore& s) {
                   auto bytes = raw(s, a);
                   std::copy_n(bytes.begin() + first.first * kBlockSize, kBlockSize,
                               bytes.begin() + second.first * kBlockSize);
                   put_raw(s, a, bytes);
                 },
-                Expect::kExact, {}, {second.second}},
+                Expect::kExact,
+                {},
+                {second.second}},
                t);
   }
   report(t);
