@@ -1,33 +1,20 @@
 #include "disk/segment_files.hpp"
 
-#include <cinttypes>
 #include <algorithm>
 #include <cstdio>
 
 #include "crypto/aead.hpp"
+#include "util/id_name.hpp"
 
 namespace jindisk::disk {
 
 SegmentFiles::SegmentFiles(host::Store& store, uint32_t segment_blocks, size_t max_open)
     : store_(store), segment_blocks_(segment_blocks), max_open_(max_open) {}
 
-std::string SegmentFiles::name(uint64_t segment) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "seg-%016" PRIx64, segment);
-  return buf;
-}
+std::string SegmentFiles::name(uint64_t segment) { return util::id_name("seg-", segment); }
 
 std::optional<uint64_t> SegmentFiles::parse_name(std::string_view name) {
-  if (name.size() != 20 || name.substr(0, 4) != "seg-") return std::nullopt;
-  uint64_t v = 0;
-  for (char c : name.substr(4)) {
-    int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else return std::nullopt;
-    v = v << 4 | static_cast<uint64_t>(d);
-  }
-  return v;
+  return util::parse_id_name("seg-", name);
 }
 
 Result<std::shared_ptr<host::File>> SegmentFiles::file(uint64_t segment, bool for_write) {
