@@ -33,7 +33,7 @@ key; 4 integrity or rollback failure. See jindisk-fuse(1).
 
 ParseOutcome parse_daemon_options(int argc, char** argv, DaemonOptions& out) {
   std::string size, cache;
-  po::options_description visible("Options");
+  po::options_description visible("Options", 110, 60);
   visible.add_options()
       ("size", po::value(&size), "size of a new disk (default 16G; suffixes K, M, G, T)")
       ("key-file", po::value(&out.key.key_file), "unlock with FILE (32 raw bytes)")

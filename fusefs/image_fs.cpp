@@ -153,6 +153,9 @@ void ImageFs::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   // Every read and write reaches the engine: no page cache between a flush and the host.
   fi->direct_io = 1;
+  // Remember whether this handle may write: closing a read-only handle commits nothing (and
+  // must not fail with, say, ENOSPC from someone else's buffered writes).
+  fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY ? 1 : 0;
   fi->keep_cache = 0;
   fuse_reply_open(req, fi);
 }
@@ -192,8 +195,8 @@ void ImageFs::write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, of
   fuse_reply_write(req, n);
 }
 
-void ImageFs::flush(fuse_req_t req, fuse_ino_t ino) {
-  if (ino != kImageIno || read_only_) {
+void ImageFs::flush(fuse_req_t req, fuse_ino_t ino, bool handle_writable) {
+  if (ino != kImageIno || read_only_ || !handle_writable) {
     fuse_reply_err(req, 0);
     return;
   }
@@ -276,8 +279,10 @@ const fuse_lowlevel_ops& ImageFs::operations() {
     o.write = [](fuse_req_t r, fuse_ino_t i, const char* b, size_t s, off_t o2, fuse_file_info*) {
       self(r).write(r, i, b, s, o2);
     };
-    o.flush = [](fuse_req_t r, fuse_ino_t i, fuse_file_info*) { self(r).flush(r, i); };
-    o.fsync = [](fuse_req_t r, fuse_ino_t i, int, fuse_file_info*) { self(r).flush(r, i); };
+    // close() flushes what its handle could have written; fsync always commits (a reader may
+    // fsync to make the state durable, as with any file).
+    o.flush = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { self(r).flush(r, i, fi->fh != 0); };
+    o.fsync = [](fuse_req_t r, fuse_ino_t i, int, fuse_file_info*) { self(r).flush(r, i, true); };
     o.release = [](fuse_req_t r, fuse_ino_t, fuse_file_info*) { fuse_reply_err(r, 0); };
     o.fallocate = [](fuse_req_t r, fuse_ino_t i, int m, off_t o2, off_t l, fuse_file_info*) {
       self(r).fallocate(r, i, m, o2, l);

@@ -37,7 +37,7 @@ class ImageFs {
   void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
   void write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off);
-  void flush(fuse_req_t req, fuse_ino_t ino);
+  void flush(fuse_req_t req, fuse_ino_t ino, bool handle_writable);
   void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len);
   void statfs(fuse_req_t req);
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -53,6 +54,13 @@ std::string absolute(const std::string& path) {
 // 0 if usable; else prints why and returns an exit code.
 int check_mountpoint(const std::string& mountpoint) {
   struct stat st{}, parent{};
+  // statvfs reaches the file system itself; stat may be answered from the attribute cache
+  // and would call a just-crashed FUSE mount "in use" instead of stale.
+  struct statvfs vfs{};
+  if (statvfs(mountpoint.c_str(), &vfs) != 0 && errno == ENOTCONN) {
+    log_line(LOG_ERR, mountpoint + " is a stale FUSE mount; run: fusermount3 -u " + mountpoint);
+    return cli::kExitError;
+  }
   if (stat(mountpoint.c_str(), &st) != 0) {
     if (errno == ENOTCONN) {
       log_line(LOG_ERR, mountpoint + " is a stale FUSE mount; run: fusermount3 -u " + mountpoint);
