@@ -177,8 +177,8 @@ int cmd_info(int argc, char** argv) {
   // Mounted: the daemon holds the lock and publishes its live info; no key needed.
   std::ifstream live(live_info_path(header->uuid));
   if (live) {
-    auto d = Disk::open(c.dir, KeySource::passphrase(""), read_only_options(c));
-    if (!d.is_ok() && d.status().code() == Code::kBusy) {
+    auto busy = dir_in_use(c.dir);
+    if (busy.is_ok() && *busy) {
       std::stringstream ss;
       ss << live.rdbuf();
       if (json) {

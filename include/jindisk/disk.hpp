@@ -101,6 +101,9 @@ Result<HeaderInfo> read_header_info(const std::string& dir);
 // default anchor): $XDG_STATE_HOME/jindisk/<uuid>.live.json, else ~/.local/state/jindisk/.
 std::string live_info_path(const std::string& uuid);
 
+// True while another process (a mounted daemon) holds the disk's directory lock.
+Result<bool> dir_in_use(const std::string& dir);
+
 // What a directory holds, before anything is unlocked.
 enum class DirState : uint8_t { kMissing, kEmpty, kDisk, kNotADisk };
 Result<DirState> inspect_dir(const std::string& dir);

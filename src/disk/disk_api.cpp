@@ -75,6 +75,14 @@ Result<HeaderInfo> read_header_info(const std::string& dir) {
   return info;
 }
 
+Result<bool> dir_in_use(const std::string& dir) {
+  JD_ASSIGN_OR_RETURN(auto store, host::PosixStore::open_dir(dir));
+  auto lock = store->lock(disk::kLockName);
+  if (lock.is_ok()) return false;
+  if (lock.status().code() == Code::kBusy) return true;
+  return lock.status();
+}
+
 std::string live_info_path(const std::string& uuid) {
   const std::string anchor = disk::Anchor::default_path({});
   const std::string dir = anchor.substr(0, anchor.rfind('/'));
