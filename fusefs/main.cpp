@@ -181,6 +181,8 @@ int serve(const DaemonOptions& o, bool creating, const KeySource& key, int ready
   for (auto& a : argv_store) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   fuse_session* se = fuse_session_new(&args, &ImageFs::operations(), sizeof(fuse_lowlevel_ops), &fs);
+  // fuse_session_new may have grown args with its own allocations.
+  fuse_opt_free_args(&args);
   if (se == nullptr) {
     log_line(LOG_ERR, "cannot start a FUSE session (see the message above; check -o options)");
     return report(ready_fd, cli::kExitUsage);

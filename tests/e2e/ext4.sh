@@ -102,7 +102,12 @@ du_after=$(du -sb "$SEC" | cut -f1)
 log "after fstrim and unmount: live_bytes=$live_after, du -sb SECURE_DIR=$du_after"
 ((live_after <= want)) || fail "offline live_bytes after fstrim: expected <= $want \
 (before $live_before minus 3/4 of ${BIG_MIB} MiB), got $live_after"
-((du_after <= du_before)) || fail "host directory grew across delete+fstrim: du -sb $du_before -> $du_after"
+# Trim frees the blocks (live_bytes above) but writes tombstones, and without a segment
+# cleaner (the space issue) a segment file shrinks only once all its blocks are free: so the
+# directory may grow by index metadata, never by data. 1 MiB bounds the tombstones of ~12k
+# trimmed blocks (65-byte WAL records) with room for an SST dump.
+((du_after <= du_before + (1 << 20))) ||
+  fail "host directory grew by more than index metadata across delete+fstrim: du -sb $du_before -> $du_after"
 
 step "reopen, losetup --direct-io=on: e2fsck clean, remaining files intact, big file gone"
 jd_mount "$SEC" "$MNT"
