@@ -49,7 +49,7 @@ Anchor::~Anchor() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string Anchor::default_path(const log::Uuid& uuid) {
+std::string Anchor::state_dir() {
   std::string base;
   if (const char* state = std::getenv("XDG_STATE_HOME"); state && state[0] == '/') {
     base = state;
@@ -58,7 +58,11 @@ std::string Anchor::default_path(const log::Uuid& uuid) {
   } else {
     base = "/var/lib";
   }
-  return base + "/jindisk/" + uuid_to_string(uuid) + ".anchor";
+  return base + "/jindisk";
+}
+
+std::string Anchor::default_path(const log::Uuid& uuid) {
+  return state_dir() + "/" + uuid_to_string(uuid) + ".anchor";
 }
 
 Status Anchor::open_fd(bool create) {

@@ -38,7 +38,10 @@ class Anchor {
   Status update(const AnchorState& state, bool both_slots = false);
   const std::string& path() const { return path_; }
 
-  // $XDG_STATE_HOME/jindisk/<uuid>.anchor, else $HOME/.local/state/jindisk/<uuid>.anchor.
+  // $XDG_STATE_HOME/jindisk, else $HOME/.local/state/jindisk (else /var/lib/jindisk): where
+  // anchors and the daemon's live info live, outside SECURE_DIR.
+  static std::string state_dir();
+  // state_dir()/<uuid>.anchor.
   static std::string default_path(const log::Uuid& uuid);
 
  private:

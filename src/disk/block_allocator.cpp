@@ -120,11 +120,6 @@ std::vector<uint64_t> BlockAllocator::release_deferred() {
   return emptied;
 }
 
-size_t BlockAllocator::deferred_count() const {
-  std::lock_guard lock(mu_);
-  return deferred_.size();
-}
-
 void BlockAllocator::forget_segment(uint64_t segment) {
   std::lock_guard lock(mu_);
   if (segment >= segments_.size() || segments_[segment].used != 0) return;

@@ -37,8 +37,6 @@ class BlockAllocator {
   // After a durable commit: frees the deferred HBAs. Returns segments left with no used block
   // (their files may be removed).
   std::vector<uint64_t> release_deferred();
-  // Drops deferred frees (they stay used): used when a commit failed and state is rebuilt.
-  size_t deferred_count() const;
 
   // The segment file was removed; a later allocation there starts a fresh file.
   void forget_segment(uint64_t segment);

@@ -84,9 +84,7 @@ Result<bool> dir_in_use(const std::string& dir) {
 }
 
 std::string live_info_path(const std::string& uuid) {
-  const std::string anchor = disk::Anchor::default_path({});
-  const std::string dir = anchor.substr(0, anchor.rfind('/'));
-  return dir + "/" + uuid + ".live.json";
+  return disk::Anchor::state_dir() + "/" + uuid + ".live.json";
 }
 
 Result<std::unique_ptr<Disk>> Disk::create(const std::string& dir, const KeySource& key,

@@ -319,11 +319,6 @@ std::string SecureDisk::describe_files() const {
   return out;
 }
 
-size_t SecureDisk::buffered_blocks() const {
-  std::lock_guard lock(mu_);
-  return buffer_.size();
-}
-
 Status SecureDisk::close() {
   std::lock_guard lock(flush_mu_);
   if (closed_) return Status::invalid_argument("disk is closed");

@@ -73,8 +73,6 @@ class SecureDisk final : public Disk {
 
   // Test hooks.
   index::LsmIndex& index_for_tests() { return *index_; }
-  // Write-buffer blocks not yet drained.
-  size_t buffered_blocks() const;
 
  private:
   using Block = std::array<uint8_t, kBlockSize>;
