@@ -69,6 +69,12 @@ struct DiskInfo {
   uint64_t host_bytes_written_session = 0;
   double write_amplification = 0;    // host / user, since creation (0 if nothing written)
   double write_amplification_session = 0;
+  // Share of the data segment files' bytes that holds no live block (trimmed or overwritten
+  // data not yet cleaned, plus the segment summaries).
+  double garbage_ratio = 0;
+  uint64_t segments_cleaned = 0;     // by the cleaner, since open
+  uint64_t blocks_moved = 0;         // by the cleaner, since open
+  uint64_t cleaner_errors = 0;       // failed cleaning steps since open (e.g. host full)
   uint64_t index_files = 0;
   uint64_t compactions = 0;
   bool read_only = false;

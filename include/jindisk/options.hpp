@@ -36,12 +36,19 @@ struct OpenOptions {
   size_t cache_bytes = 64u << 20;
   // Plaintext bytes buffered between flushes before they are sealed and written to the host
   // (still unreachable there until a flush commits them).
-  size_t write_buffer_bytes = 32u << 20;
+  size_t write_buffer_bytes = 16u << 20;
+  // Host space held back in SECURE_DIR/reserve so that, once the host is full, a flush can still
+  // commit the buffered writes and the trims that give space back. UINT64_MAX: the write buffer
+  // plus 4 MiB for index metadata; 0: none.
+  uint64_t space_reserve_bytes = UINT64_MAX;
   AnchorMode anchor = AnchorMode::kDefault;
   std::string anchor_path;       // with AnchorMode::kPath
   bool accept_rollback = false;  // open a disk that is behind its anchor, and reset the anchor
   // Compaction in a background thread (false: tests that want determinism).
   bool background_compaction = true;
+  // The segment cleaner in a background thread (false: nothing reclaims partly used segments;
+  // tests turn it off and call SecureDisk::clean_step themselves).
+  bool background_cleaning = true;
   // Entries the index memtable holds before it is written out (0 = derived from cache_bytes).
   size_t memtable_entries = 0;
   // Where warnings go (missing anchor created, anchor update failed, ...). Default: stderr.

@@ -58,6 +58,7 @@ enum class SubkeyId : uint64_t {
   kAnchor = 2,
   kWal = 3,       // reserved: the WAL has per-file random keys; kept for a future use
   kInfo = 4,
+  kSegmentSummary = 5,  // masks the LBA of each slot in a segment's summary
 };
 SecretKey derive_subkey(const SecretKey& master, SubkeyId id);
 

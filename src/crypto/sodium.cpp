@@ -28,4 +28,6 @@ void random_bytes(std::span<uint8_t> out) {
   randombytes_buf(out.data(), out.size());
 }
 
+void wipe(std::span<uint8_t> bytes) { sodium_memzero(bytes.data(), bytes.size()); }
+
 }  // namespace jindisk::crypto

@@ -1,5 +1,6 @@
 #include "disk/block_allocator.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace jindisk::disk {
@@ -7,15 +8,20 @@ namespace {
 // A segment id above this cannot come from a real disk (2^32 segments of 16 blocks = 256 TiB);
 // rejecting it keeps a forged-but-authenticated value from making us allocate a huge table.
 constexpr uint64_t kMaxSegments = 1ull << 24;
+// How long to fill holes only, after the host ran out of space.
+constexpr auto kNoGrowthAfterNoSpace = std::chrono::seconds(5);
 }  // namespace
 
-BlockAllocator::BlockAllocator(uint32_t segment_blocks, uint64_t soft_segment_cap)
-    : segment_blocks_(segment_blocks), soft_segment_cap_(soft_segment_cap) {}
+BlockAllocator::BlockAllocator(uint32_t segment_blocks) : segment_blocks_(segment_blocks) {}
 
 BlockAllocator::Segment& BlockAllocator::segment_for(uint64_t segment) {
   if (segment >= segments_.size()) segments_.resize(segment + 1);
   Segment& s = segments_[segment];
   if (s.bits.empty()) s.bits.assign((segment_blocks_ + 63) / 64, 0);
+  if (!s.present) {
+    s.present = true;
+    ++present_;
+  }
   return s;
 }
 
@@ -33,15 +39,24 @@ Status BlockAllocator::mark_used(uint64_t hba) {
   }
   s.bits[off / 64] |= 1ull << (off % 64);
   ++s.used;
-  s.present = true;
   ++used_;
   return Status::ok();
 }
 
-void BlockAllocator::pick_head() {
+bool BlockAllocator::is_head(uint64_t segment) const {
+  return heads_[0].segment == segment || heads_[1].segment == segment;
+}
+
+bool BlockAllocator::growth_allowed() const {
+  if (std::chrono::steady_clock::now() < no_growth_until_) return false;
+  const double target = kGrowth * double(used_) / segment_blocks_ + kSpareSegments;
+  return double(present_) < target;
+}
+
+void BlockAllocator::pick_head(AllocFor purpose) {
+  Head& head = heads_[static_cast<int>(purpose)];
   uint64_t best = UINT64_MAX;
   uint32_t best_free = 0;
-  uint64_t present = 0;
   uint64_t first_absent = segments_.size();
   for (uint64_t i = 0; i < segments_.size(); ++i) {
     const Segment& s = segments_[i];
@@ -49,38 +64,48 @@ void BlockAllocator::pick_head() {
       if (first_absent == segments_.size()) first_absent = i;
       continue;
     }
-    ++present;
+    if (s.reserved || is_head(i)) continue;
     const uint32_t free = segment_blocks_ - s.used;
-    if (free > best_free) { best_free = free; best = i; }
+    if (free > best_free) {
+      best_free = free;
+      best = i;
+    }
   }
-  if (best != UINT64_MAX && best_free >= segment_blocks_ / 2) {
-    head_ = best;
-  } else if (present < soft_segment_cap_ || best == UINT64_MAX) {
-    head_ = first_absent;
+  uint64_t chosen;
+  if (purpose == AllocFor::kCleaner) {
+    const bool no_space = std::chrono::steady_clock::now() < no_growth_until_;
+    chosen = (no_space && best != UINT64_MAX) ? best : first_absent;
+  } else if (best != UINT64_MAX && best_free >= segment_blocks_ / 2) {
+    chosen = best;
+  } else if (growth_allowed() || best == UINT64_MAX) {
+    chosen = first_absent;
   } else {
-    head_ = best;
+    chosen = best;
   }
-  Segment& s = segment_for(head_);
-  s.present = true;
-  cursor_ = 0;
+  segment_for(chosen);
+  head.segment = chosen;
+  head.cursor = 0;
 }
 
-std::vector<uint64_t> BlockAllocator::allocate(size_t n) {
+std::vector<uint64_t> BlockAllocator::allocate(size_t n, AllocFor purpose) {
   std::lock_guard lock(mu_);
+  Head& head = heads_[static_cast<int>(purpose)];
   std::vector<uint64_t> out;
   out.reserve(n);
   while (out.size() < n) {
-    if (head_ == UINT64_MAX || cursor_ >= segment_blocks_) pick_head();
-    Segment& s = segments_[head_];
-    while (cursor_ < segment_blocks_ && out.size() < n) {
-      const uint32_t off = cursor_++;
+    if (head.segment == UINT64_MAX || head.cursor >= segment_blocks_) pick_head(purpose);
+    Segment& s = segments_[head.segment];
+    s.last_write = clock_;
+    while (head.cursor < segment_blocks_ && out.size() < n) {
+      const uint32_t off = head.cursor++;
       if (test(s, off)) continue;
       s.bits[off / 64] |= 1ull << (off % 64);
       ++s.used;
       ++used_;
-      out.push_back(head_ * segment_blocks_ + off);
+      out.push_back(head.segment * segment_blocks_ + off);
     }
   }
+  clock_ += n;
   return out;
 }
 
@@ -94,8 +119,8 @@ void BlockAllocator::unallocate(std::span<const uint64_t> hbas) {
     --s.used;
     --used_;
   }
-  // Let the head revisit the returned blocks.
-  cursor_ = 0;
+  // Let the heads revisit the returned blocks.
+  for (Head& h : heads_) h.cursor = 0;
 }
 
 void BlockAllocator::defer_free(uint64_t hba) {
@@ -114,17 +139,85 @@ std::vector<uint64_t> BlockAllocator::release_deferred() {
     if (!test(s, off)) continue;
     s.bits[off / 64] &= ~(1ull << (off % 64));
     --used_;
-    if (--s.used == 0 && seg != head_) emptied.push_back(seg);
+    if (--s.used == 0) {
+      // An empty head is dropped too: keeping its file would only hold host space.
+      emptied.push_back(seg);
+      for (Head& h : heads_) {
+        if (h.segment == seg) h = Head{};
+      }
+    }
   }
   deferred_.clear();
   return emptied;
 }
 
+std::vector<uint64_t> BlockAllocator::note_no_space() {
+  std::lock_guard lock(mu_);
+  no_growth_until_ = std::chrono::steady_clock::now() + kNoGrowthAfterNoSpace;
+  std::vector<uint64_t> empty;
+  for (uint64_t i = 0; i < segments_.size(); ++i) {
+    if (segments_[i].present && segments_[i].used == 0) empty.push_back(i);
+  }
+  // A head in a segment that could not be written would be retried at once; move on.
+  for (Head& h : heads_) {
+    if (h.segment != UINT64_MAX && segments_[h.segment].used == 0) h = Head{};
+  }
+  return empty;
+}
+
+void BlockAllocator::allow_growth() {
+  std::lock_guard lock(mu_);
+  no_growth_until_ = {};
+}
+
 void BlockAllocator::forget_segment(uint64_t segment) {
   std::lock_guard lock(mu_);
   if (segment >= segments_.size() || segments_[segment].used != 0) return;
-  segments_[segment].present = false;
-  if (segment == head_) head_ = UINT64_MAX;
+  Segment& s = segments_[segment];
+  if (s.present) {
+    s.present = false;
+    --present_;
+  }
+  s.reserved = false;
+  for (Head& h : heads_) {
+    if (h.segment == segment) h = Head{};
+  }
+}
+
+std::vector<BlockAllocator::SegmentUsage> BlockAllocator::cleaning_candidates() const {
+  std::lock_guard lock(mu_);
+  std::vector<SegmentUsage> out;
+  for (uint64_t i = 0; i < segments_.size(); ++i) {
+    const Segment& s = segments_[i];
+    if (!s.present || s.reserved || is_head(i)) continue;
+    out.push_back({i, s.used, clock_ - std::min(clock_, s.last_write)});
+  }
+  return out;
+}
+
+std::vector<uint32_t> BlockAllocator::live_slots(uint64_t segment) const {
+  std::lock_guard lock(mu_);
+  std::vector<uint32_t> out;
+  if (segment >= segments_.size()) return out;
+  const Segment& s = segments_[segment];
+  std::vector<uint64_t> pending;
+  for (uint64_t hba : deferred_) {
+    if (hba / segment_blocks_ == segment) pending.push_back(hba % segment_blocks_);
+  }
+  std::sort(pending.begin(), pending.end());
+  for (uint32_t off = 0; off < segment_blocks_; ++off) {
+    if (test(s, off) && !std::binary_search(pending.begin(), pending.end(), off)) {
+      out.push_back(off);
+    }
+  }
+  return out;
+}
+
+void BlockAllocator::set_reserved(uint64_t segment, bool reserved) {
+  std::lock_guard lock(mu_);
+  if (segment < segments_.size() && segments_[segment].present) {
+    segments_[segment].reserved = reserved;
+  }
 }
 
 bool BlockAllocator::segment_present(uint64_t segment) const {
@@ -146,9 +239,7 @@ uint64_t BlockAllocator::used_blocks() const {
 
 uint64_t BlockAllocator::segment_count() const {
   std::lock_guard lock(mu_);
-  uint64_t n = 0;
-  for (const Segment& s : segments_) n += s.present ? 1 : 0;
-  return n;
+  return present_;
 }
 
 }  // namespace jindisk::disk

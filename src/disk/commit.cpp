@@ -23,8 +23,21 @@ Status SecureDisk::flush() {
   std::lock_guard lock(flush_mu_);
   if (options_.read_only) return Status::ok();  // nothing can be pending
   JD_TRY(check_writable());
-  JD_TRY(drain_locked());
-  return commit_locked();
+  // A full host: the reserve gives this flush room to place the buffered blocks and commit,
+  // and so to free what trims and overwrites released. Writes themselves never use it.
+  Status s = drain_locked();
+  if (s.code() == Code::kNoSpace && release_reserve()) s = drain_locked();
+  JD_TRY(s);
+  s = commit_locked();
+  if (s.code() == Code::kNoSpace && release_reserve()) s = commit_locked();
+  return s;
+}
+
+bool SecureDisk::release_reserve() {
+  if (!reserve_ || !reserve_->release()) return false;
+  alloc_->allow_growth();
+  warn("the host is full: used the space reserve to commit; writes need free host space");
+  return true;
 }
 
 Status SecureDisk::commit_locked() {
@@ -44,6 +57,7 @@ Status SecureDisk::commit_locked() {
     }
     return root.status();
   }
+  index_->set_live_entries(live_blocks_);
   // 3. The single commit point: a root slot naming the new index state.
   RootPayload payload;
   payload.uuid = header_.uuid;
@@ -63,6 +77,7 @@ Status SecureDisk::commit_locked() {
   index_->commit_succeeded(*root);
   ++root_writes_;
   dirty_ = false;
+  user_dirty_ = false;
 
   // 4. The anchor follows the durable commit. A failure here does not undo the commit; it
   // weakens rollback detection until the next successful update, so say so.
@@ -73,10 +88,12 @@ Status SecureDisk::commit_locked() {
 
   // 5. Only now may the host blocks this commit stopped referencing be reused, and segments
   // left empty be removed. Exclusive reclaim_mu_ waits for reads that looked them up earlier.
-  std::unique_lock reclaim(reclaim_mu_);
-  for (uint64_t seg : alloc_->release_deferred()) {
-    if (segments_->remove(seg).is_ok()) alloc_->forget_segment(seg);
+  {
+    std::unique_lock reclaim(reclaim_mu_);
+    give_back_empty_segments(alloc_->release_deferred());
   }
+  if (reserve_ && !reserve_->full()) reserve_->refill();
+  if (cleaner_) cleaner_->wake();
   return Status::ok();
 }
 

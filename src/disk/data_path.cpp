@@ -143,7 +143,7 @@ Status SecureDisk::drain_locked() {
   // Host placement must not mirror logical order (JinDisk laid blocks out in LBA order).
   std::shuffle(blocks.begin(), blocks.end(), std::mt19937_64(std::random_device{}()));
   std::vector<index::BlockRef> refs;
-  Status s = seal_and_place(blocks, refs);
+  Status s = seal_and_place(blocks, refs, AllocFor::kUser);
   if (!s.is_ok()) {
     // Nothing was published: give the blocks back to the buffer (newer writes win).
     std::lock_guard lock(mu_);
@@ -171,6 +171,7 @@ Status SecureDisk::drain_locked() {
     draining_.clear();
   }
   dirty_ = true;
+  user_dirty_ = true;
   if (!index_status.is_ok()) {
     // The entries are in the memtable, so nothing is lost in memory; but a failed index write
     // or sync leaves the host state unknown, so only a full host may be retried.
@@ -183,12 +184,16 @@ Status SecureDisk::drain_locked() {
 }
 
 Status SecureDisk::seal_and_place(std::vector<std::pair<uint64_t, Block*>>& blocks,
-                                  std::vector<index::BlockRef>& refs) {
+                                  std::vector<index::BlockRef>& refs, AllocFor purpose) {
   const size_t n = blocks.size();
-  const std::vector<uint64_t> hbas = alloc_->allocate(n);
+  const std::vector<uint64_t> hbas = alloc_->allocate(n, purpose);
   refs.assign(n, {});
   std::vector<uint8_t> cipher(n * kBlockSize);
+  std::vector<uint8_t> entries(n * SegmentSummary::kEntrySize);
   pool_->parallel_for(n, [&](size_t i) {
+    summary_->encode(hbas[i], blocks[i].first,
+                     std::span<uint8_t, SegmentSummary::kEntrySize>(
+                         entries.data() + i * SegmentSummary::kEntrySize, SegmentSummary::kEntrySize));
     refs[i].hba = hbas[i];
     refs[i].key = crypto::random_key();
     const auto ad = block_ad(blocks[i].first, hbas[i]);
@@ -201,9 +206,12 @@ Status SecureDisk::seal_and_place(std::vector<std::pair<uint64_t, Block*>>& bloc
   for (size_t i = 0; i < n;) {
     size_t run = 1;
     while (i + run < n && hbas[i + run] == hbas[i] + run && hbas[i] / sb == hbas[i + run] / sb) ++run;
-    Status s = segments_->write(hbas[i], std::span(cipher.data() + i * kBlockSize, run * kBlockSize));
+    Status s = segments_->write(
+        hbas[i], std::span(cipher.data() + i * kBlockSize, run * kBlockSize),
+        std::span(entries.data() + i * SegmentSummary::kEntrySize, run * SegmentSummary::kEntrySize));
     if (!s.is_ok()) {
       alloc_->unallocate(hbas);
+      if (s.code() == Code::kNoSpace) give_back_empty_segments(alloc_->note_no_space());
       return s;
     }
     i += run;
@@ -236,10 +244,22 @@ Status SecureDisk::trim(uint64_t lba, uint64_t count) {
       alloc_->defer_free(hba);
       --live_blocks_;
       dirty_ = true;
+      user_dirty_ = true;
       if (!s.is_ok()) warn("index update during trim: " + s.to_string());
     }
   }
   return Status::ok();
+}
+
+}  // namespace jindisk::disk
+
+namespace jindisk::disk {
+
+void SecureDisk::give_back_empty_segments(const std::vector<uint64_t>& segments) {
+  // Files of segments that hold no used block: nothing committed or pending refers to them.
+  for (uint64_t seg : segments) {
+    if (segments_->remove(seg).is_ok()) alloc_->forget_segment(seg);
+  }
 }
 
 }  // namespace jindisk::disk

@@ -154,18 +154,31 @@ Result<std::unique_ptr<SecureDisk>> SecureDisk::open_stack(host::Store& store,
   if (!idx.is_ok()) return idx.status().with_context("index");
   d->index_ = std::move(idx).value();
 
-  const uint64_t cap = d->header_.logical_blocks * 11 / 10 / d->header_.segment_blocks + 4;
-  d->alloc_ = std::make_unique<BlockAllocator>(d->header_.segment_blocks, cap);
+  d->alloc_ = std::make_unique<BlockAllocator>(d->header_.segment_blocks);
   d->segments_ = std::make_unique<SegmentFiles>(store, d->header_.segment_blocks);
+  d->summary_ = std::make_unique<SegmentSummary>(
+      crypto::derive_subkey(d->master_, crypto::SubkeyId::kSegmentSummary));
   d->pool_ = std::make_unique<WorkerPool>(0);
   JD_TRY(d->rebuild_allocation());
 
   if (!options.read_only) {
     d->remove_leftovers();
+    const uint64_t reserve = options.space_reserve_bytes == UINT64_MAX
+                                 ? options.write_buffer_bytes + (4u << 20)
+                                 : options.space_reserve_bytes;
+    d->reserve_ = std::make_unique<SpaceReserve>(store, reserve);
+    d->reserve_->refill();
     // A fresh commit at once: the recovered state becomes the newest, and the anchor follows.
-    std::lock_guard lock_flush(d->flush_mu_);
-    d->dirty_ = true;
-    JD_TRY(d->commit_locked());
+    {
+      std::lock_guard lock_flush(d->flush_mu_);
+      d->dirty_ = true;
+      JD_TRY(d->commit_locked());
+    }
+    if (options.background_cleaning) {
+      SecureDisk* disk = d.get();
+      d->cleaner_ = std::make_unique<BackgroundLoop>([disk] { return disk->background_clean(); },
+                                                     std::chrono::seconds(1));
+    }
   }
   return d;
 }
@@ -278,6 +291,14 @@ DiskInfo SecureDisk::info() const {
       if (auto sz = (*f)->size(); sz.is_ok()) i.host_bytes += *sz;
     }
   }
+  {
+    const uint64_t segment_bytes = segments_->total_bytes();
+    const uint64_t live_bytes = i.live_blocks * kBlockSize;
+    i.garbage_ratio = segment_bytes > live_bytes ? 1.0 - double(live_bytes) / segment_bytes : 0;
+  }
+  i.segments_cleaned = segments_cleaned_;
+  i.blocks_moved = blocks_moved_;
+  i.cleaner_errors = cleaner_errors_;
   i.user_bytes_written_session = user_bytes_session_;
   i.host_bytes_written_session = host_bytes_session();
   i.user_bytes_written = user_bytes_base_ + i.user_bytes_written_session;
@@ -307,6 +328,7 @@ std::string SecureDisk::describe_files() const {
     if (n == kHeaderName) what = "header (unlock information)";
     else if (n == kRootName) what = "root slots (commit point)";
     else if (n == kLockName) what = "lock";
+    else if (n == kReserveName) what = "space reserve (zeros, for committing when the host is full)";
     else if (auto seg = SegmentFiles::parse_name(n)) what = "data segment";
     else if (n.starts_with("wal-")) what = "index write-ahead log";
     else if (n.starts_with("sst-")) what = "index sorted file";
@@ -320,6 +342,8 @@ std::string SecureDisk::describe_files() const {
 }
 
 Status SecureDisk::close() {
+  // The cleaner's steps take flush_mu_: stop it before taking the lock.
+  if (cleaner_) cleaner_->stop();
   std::lock_guard lock(flush_mu_);
   if (closed_) return Status::invalid_argument("disk is closed");
   closed_ = true;

@@ -9,6 +9,8 @@
 // Commit (commit.cpp): DESIGN §4: drain, fdatasync segments, index prepare_commit (WAL +
 // manifest, synced), root slot commit (the single commit point), anchor bump, then release
 // the host blocks the commit stopped referencing.
+// Cleaning (cleaning.cpp): a background thread empties sparse segments by moving their live
+// blocks, one segment per step, and commits the move when no user change is pending.
 //
 // Locks, always taken in this order when nested:
 //   flush_mu_   serialises drains, trims, commits and close (the only index/allocator mutators)
@@ -21,6 +23,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -29,9 +33,12 @@
 #include "crypto/aead.hpp"
 #include "crypto/secret_key.hpp"
 #include "disk/anchor.hpp"
+#include "disk/background_loop.hpp"
 #include "disk/block_allocator.hpp"
 #include "disk/disk_header.hpp"
 #include "disk/segment_files.hpp"
+#include "disk/segment_summary.hpp"
+#include "disk/space_reserve.hpp"
 #include "disk/worker_pool.hpp"
 #include "host/store.hpp"
 #include "index/lsm_index.hpp"
@@ -71,6 +78,12 @@ class SecureDisk final : public Disk {
   Result<CheckReport> check(const std::function<void(uint64_t, uint64_t)>& progress) override;
   Status close() override;
 
+  // One bounded cleaning step (at most one victim segment moved, then committed). True if it
+  // did something and more may be wanted. The background cleaner calls it; tests call it
+  // directly with OpenOptions::background_cleaning off, and may `force` a step even when host
+  // usage is below the cleaning threshold.
+  Result<bool> clean_step(bool force = false);
+
   // Test hooks.
   index::LsmIndex& index_for_tests() { return *index_; }
 
@@ -93,7 +106,16 @@ class SecureDisk final : public Disk {
   // Data path (data_path.cpp).
   Status drain_locked();  // requires flush_mu_
   Status seal_and_place(std::vector<std::pair<uint64_t, Block*>>& blocks,
-                        std::vector<index::BlockRef>& refs);
+                        std::vector<index::BlockRef>& refs, AllocFor purpose);
+  void give_back_empty_segments(const std::vector<uint64_t>& segments);
+
+  // Cleaning (cleaning.cpp). All require flush_mu_.
+  bool cleaning_wanted();
+  std::optional<uint64_t> pick_victim() const;
+  // Moves the victim's live blocks elsewhere (not committed). nullopt: the segment cannot be
+  // cleaned (its summary disagrees with the index, or a block failed authentication).
+  Result<std::optional<size_t>> move_live_blocks(uint64_t victim);
+  bool background_clean();
   Status read_from_host(uint64_t lba, std::span<const size_t> which,
                         std::span<const index::BlockRef> refs, std::span<uint8_t> out);
   std::array<uint8_t, 40> block_ad(uint64_t lba, uint64_t hba) const;
@@ -101,6 +123,7 @@ class SecureDisk final : public Disk {
   // Commit (commit.cpp).
   Status commit_locked();  // requires flush_mu_
   Status check_writable() const;
+  bool release_reserve();  // requires flush_mu_
   void set_read_only(const std::string& reason);
   void warn(const std::string& message) const;
 
@@ -115,6 +138,8 @@ class SecureDisk final : public Disk {
   std::unique_ptr<index::LsmIndex> index_;
   std::unique_ptr<BlockAllocator> alloc_;
   std::unique_ptr<SegmentFiles> segments_;
+  std::unique_ptr<SegmentSummary> summary_;
+  std::unique_ptr<SpaceReserve> reserve_;  // under flush_mu_; null when read-only
   std::unique_ptr<WorkerPool> pool_;
 
   mutable std::mutex flush_mu_;
@@ -125,7 +150,8 @@ class SecureDisk final : public Disk {
   std::string read_only_reason_;  // under mu_; non-empty = writes refused
   std::atomic<bool> read_only_{false};
   std::atomic<bool> closed_{false};  // set under flush_mu_
-  bool dirty_ = false;             // state changed since the last commit (under flush_mu_)
+  bool dirty_ = false;       // state changed since the last commit (under flush_mu_)
+  bool user_dirty_ = false;  // ... by the user (drains, trims), not only by the cleaner
 
   std::array<std::mutex, 256> stripes_;  // read-modify-write of partial blocks, by lba % 256
 
@@ -138,6 +164,15 @@ class SecureDisk final : public Disk {
   std::atomic<uint64_t> root_writes_{0};
   std::atomic<uint64_t> live_blocks_{0};  // LBAs with a mapping (kept by drains and trims)
   uint64_t host_bytes_session() const;  // segments + index + root slots, since open
+
+  // Cleaner state (under flush_mu_) and statistics.
+  bool cleaning_active_ = false;     // between the start and stop thresholds
+  std::set<uint64_t> unmovable_;     // segments found uncleanable this session
+  std::atomic<uint64_t> segments_cleaned_{0};
+  std::atomic<uint64_t> blocks_moved_{0};
+  std::atomic<uint64_t> cleaner_errors_{0};
+  // Last member: destroyed (stopped) before anything its steps touch.
+  std::unique_ptr<BackgroundLoop> cleaner_;
 };
 
 }  // namespace jindisk::disk

@@ -4,12 +4,20 @@
 #include <cstdio>
 
 #include "crypto/aead.hpp"
+#include "disk/segment_summary.hpp"
 #include "util/id_name.hpp"
 
 namespace jindisk::disk {
 
 SegmentFiles::SegmentFiles(host::Store& store, uint32_t segment_blocks, size_t max_open)
-    : store_(store), segment_blocks_(segment_blocks), max_open_(max_open) {}
+    : store_(store),
+      segment_blocks_(segment_blocks),
+      summary_bytes_(SegmentSummary::area_bytes(segment_blocks)),
+      max_open_(max_open) {}
+
+uint64_t SegmentFiles::slot_offset(uint32_t segment_blocks, uint32_t slot) {
+  return SegmentSummary::area_bytes(segment_blocks) + uint64_t(slot) * crypto::kBlockSize;
+}
 
 std::string SegmentFiles::name(uint64_t segment) { return util::id_name("seg-", segment); }
 
@@ -43,18 +51,21 @@ Result<std::shared_ptr<host::File>> SegmentFiles::file(uint64_t segment, bool fo
   return f;
 }
 
-Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks) {
+Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks,
+                           std::span<const uint8_t> summary_entries) {
   const uint64_t segment = first_hba / segment_blocks_;
-  const uint64_t offset = (first_hba % segment_blocks_) * crypto::kBlockSize;
+  const uint64_t slot = first_hba % segment_blocks_;
+  const uint64_t offset = summary_bytes_ + slot * crypto::kBlockSize;
   std::shared_ptr<host::File> f;
   {
     std::lock_guard lock(mu_);
     JD_ASSIGN_OR_RETURN(f, file(segment, true));
     dirty_[segment] = f;
   }
+  JD_TRY(f->write_at(slot * SegmentSummary::kEntrySize, summary_entries));
   JD_TRY(f->write_at(offset, blocks));
   std::lock_guard lock(mu_);
-  bytes_written_ += blocks.size();
+  bytes_written_ += blocks.size() + summary_entries.size();
   uint64_t& size = sizes_[segment];
   size = std::max<uint64_t>(size, offset + blocks.size());
   return Status::ok();
@@ -62,13 +73,26 @@ Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks) 
 
 Status SegmentFiles::read(uint64_t first_hba, std::span<uint8_t> out) {
   const uint64_t segment = first_hba / segment_blocks_;
-  const uint64_t offset = (first_hba % segment_blocks_) * crypto::kBlockSize;
+  const uint64_t offset = summary_bytes_ + (first_hba % segment_blocks_) * crypto::kBlockSize;
   std::shared_ptr<host::File> f;
   {
     std::lock_guard lock(mu_);
     JD_ASSIGN_OR_RETURN(f, file(segment, false));
   }
   return f->read_exact(offset, out).with_context(name(segment));
+}
+
+Result<std::vector<uint8_t>> SegmentFiles::read_summary(uint64_t segment) {
+  std::shared_ptr<host::File> f;
+  {
+    std::lock_guard lock(mu_);
+    JD_ASSIGN_OR_RETURN(f, file(segment, false));
+  }
+  // A short file is fine: entries past its end were never written and stay zero.
+  std::vector<uint8_t> area(summary_bytes_, 0);
+  auto n = f->read_at(0, area);
+  if (!n.is_ok()) return n.status().with_context(name(segment));
+  return area;
 }
 
 Status SegmentFiles::sync_dirty() {

@@ -1,5 +1,6 @@
-// Data segment files ("seg-<16 hex>") in the host store: the data log. Block `off` of segment
-// `s` is at byte off * 4096 of its file. Keeps recently used files open (bounded), and pins
+// Data segment files ("seg-<16 hex>") in the host store: the data log. A file starts with the
+// segment summary (segment_summary.hpp, one entry per slot), then slot `off` of segment `s` is
+// at byte summary_bytes + off * 4096. Keeps recently used files open (bounded), and pins
 // files written since the last sync_dirty() so that the commit can fdatasync exactly those.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "host/store.hpp"
 #include "jindisk/status.hpp"
@@ -26,11 +28,18 @@ class SegmentFiles {
   static std::string name(uint64_t segment);
   static std::optional<uint64_t> parse_name(std::string_view name);
 
-  // Writes consecutive blocks starting at first_hba (they must stay inside one segment).
-  Status write(uint64_t first_hba, std::span<const uint8_t> blocks);
+  // Byte offset of a slot's ciphertext in its segment file.
+  static uint64_t slot_offset(uint32_t segment_blocks, uint32_t slot);
+
+  // Writes consecutive blocks starting at first_hba (they must stay inside one segment) and
+  // their summary entries (SegmentSummary::kEntrySize bytes per block).
+  Status write(uint64_t first_hba, std::span<const uint8_t> blocks,
+               std::span<const uint8_t> summary_entries);
   // Reads consecutive blocks starting at first_hba (inside one segment). A missing file or a
   // short read is kCorruption: the index says the block is there.
   Status read(uint64_t first_hba, std::span<uint8_t> out);
+  // The segment's summary area; bytes never written read as zero.
+  Result<std::vector<uint8_t>> read_summary(uint64_t segment);
   // fdatasync every file written since the last call; sync_dir if one was created.
   Status sync_dirty();
   Status remove(uint64_t segment);
@@ -47,6 +56,7 @@ class SegmentFiles {
 
   host::Store& store_;
   const uint32_t segment_blocks_;
+  const uint64_t summary_bytes_;
   const size_t max_open_;
   mutable std::mutex mu_;
   // LRU of open files: most recent at the front.

@@ -59,7 +59,7 @@ void LsmIndex::Impl::discard_output(uint64_t id) {
 Result<bool> LsmIndex::Impl::compact_once() {
   std::lock_guard compaction_lock(compaction_mu);
   const std::shared_ptr<const Version> base = current();
-  std::optional<CompactionPlan> plan = pick_compaction(*base, options);
+  std::optional<CompactionPlan> plan = pick_compaction(*base, options, live_hint.load());
   if (!plan) return false;
   CompactionEnv env{store,
                     &cache,

@@ -94,10 +94,18 @@ std::set<uint64_t> CompactionPlan::input_ids() const {
   return ids;
 }
 
-std::optional<CompactionPlan> pick_compaction(const Version& v, const IndexOptions& options) {
+std::optional<CompactionPlan> pick_compaction(const Version& v, const IndexOptions& options,
+                                              uint64_t live_entries) {
   if (!v.levels[0].empty() && v.levels[0].size() >= options.level0_files) return plan_into(v, 1);
   for (size_t level = 1; level + 1 < kMaxLevels; ++level) {
     if (v.level_entries(level) > level_limit(level, options)) return plan_into(v, level + 1);
+  }
+  const size_t depth = v.depth();
+  const uint64_t slack = 2 * std::max<uint64_t>(options.memtable_entries, 1);
+  if (depth >= 2 && live_entries <= (v.entries() - std::min(v.entries(), slack)) / 2) {
+    for (size_t level = 0; level + 1 < depth; ++level) {
+      if (!v.levels[level].empty()) return plan_into(v, level + 1);
+    }
   }
   return std::nullopt;
 }

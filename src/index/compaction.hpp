@@ -30,7 +30,11 @@ struct CompactionPlan {
 
 // Level 0 holding >= level0_files files goes first; then the shallowest level i >= 1 holding
 // more than memtable_entries * level_ratio^i entries (the deepest level never overflows).
-std::optional<CompactionPlan> pick_compaction(const Version& v, const IndexOptions& options);
+// `live_entries`: how many lbas the disk maps now (a hint from the owner). When the SSTs hold
+// far more entries than that (shadowed versions and tombstones, e.g. after trims), levels are
+// pushed down so that the merge into the bottom level drops them.
+std::optional<CompactionPlan> pick_compaction(const Version& v, const IndexOptions& options,
+                                              uint64_t live_entries = UINT64_MAX);
 
 struct CompactionEnv {
   host::Store& store;

@@ -30,6 +30,7 @@ struct LsmIndex::Impl {
 
   host::Store& store;
   const IndexOptions options;
+  std::atomic<uint64_t> live_hint{UINT64_MAX};  // lbas mapped now, as the owner last said
   BlockCache cache;
 
   // ---- Shared state. Lock order: compaction_mu, then mu. mu is never held across host I/O,

@@ -227,6 +227,11 @@ std::vector<std::string> LsmIndex::unreferenced_files(const std::vector<std::str
   return impl_->unreferenced_files(names);
 }
 
+void LsmIndex::set_live_entries(uint64_t n) { impl_->live_hint = n; }
+bool LsmIndex::has_uncommitted_compaction() const {
+  std::unique_lock lock(impl_->mu);
+  return impl_->version->seq != impl_->committed_seq;
+}
 Status LsmIndex::compact_now() {
   return impl_->run_compactions();
 }

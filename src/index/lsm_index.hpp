@@ -141,6 +141,12 @@ class LsmIndex {
   // Runs pending compactions synchronously (for tests and shutdown); waits for a background
   // compaction in progress first. Returns the first host error.
   Status compact_now();
+  // How many lbas are mapped now: lets compaction notice an index that is mostly garbage
+  // (shadowed versions, tombstones after trims) and merge it down.
+  void set_live_entries(uint64_t n);
+  // A compaction changed the SST set since the last commit: a commit would publish it and let
+  // the replaced files go.
+  bool has_uncommitted_compaction() const;
 
   // Thread-safe. `levels` is the depth: 1 + the deepest level holding a file (0: no SSTs).
   IndexStats stats() const;

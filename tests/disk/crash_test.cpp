@@ -55,6 +55,7 @@ struct CrashLab {
   std::unique_ptr<MemoryStore> base;
   std::vector<HostOpRecord> records;  // records[N - 1] is crash point N
   uint64_t total_ops = 0;
+  uint64_t blocks_moved = 0;  // by the cleaner in the fault-free run
 
   std::string point(uint64_t n) const {
     if (n == 0 || n > records.size()) return "op #" + std::to_string(n) + " (beyond the count)";
@@ -81,6 +82,7 @@ std::unique_ptr<CrashLab> make_lab() {
   REQUIRE_MESSAGE(!o.failed, "fault-free run failed: " << o.what);
   REQUIRE(o.acked + 1 == lab->work.states.size());
   lab->total_ops = fault.ops();
+  lab->blocks_moved = o.blocks_moved;
   lab->records = rec.records();
   REQUIRE(lab->records.size() == lab->total_ops);
   // The fault-free run itself ends in the final state.
@@ -221,7 +223,9 @@ void print_lab(const CrashLab& lab) {
   MESSAGE("workload seed " << lab.seed << ": " << lab.work.ops.size() << " ops (" << lab.work.writes
                            << " writes, " << lab.work.trims << " trims, " << lab.work.flushes
                            << " flushes, " << lab.work.reopens << " reopens, "
-                           << lab.work.compactions << " compactions), " << lab.total_ops
+                           << lab.work.compactions << " compactions, " << lab.work.cleanings
+                           << " cleaning passes moving " << lab.blocks_moved << " blocks), "
+                           << lab.total_ops
                            << " mutating host operations");
 }
 
@@ -241,6 +245,8 @@ TEST_CASE("a crash at every host operation recovers the last acknowledged flush 
   CHECK(kinds.count("sst-") == 1);
   CHECK(kinds.count("man-") == 1);
   CHECK(kinds.count("root") == 1);
+  // ... and the cleaner moves blocks, so crashes land inside cleaning too.
+  CHECK(lab->blocks_moved > 0);
 
   Exploration ex;
   for (uint64_t n = 1; n <= lab->total_ops; ++n) {

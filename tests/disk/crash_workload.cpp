@@ -45,6 +45,8 @@ std::string describe_op(const WorkOp& op) {
       return "close+reopen";
     case OpKind::kCompact:
       return "compact_now";
+    case OpKind::kClean:
+      return "clean_step x3";
   }
   return "?";
 }
@@ -93,6 +95,8 @@ Workload make_crash_workload(uint64_t seed, uint64_t op_count, uint64_t blocks) 
       op.kind = OpKind::kReopen;  // with unflushed writes before it: the close commits them
     } else if (i % 37 == 36) {
       op.kind = OpKind::kCompact;
+    } else if (i % 20 == 10) {
+      op.kind = OpKind::kClean;  // right after a flush (i % 10 == 9)
     } else if (rng() % 100 < 12) {
       op.kind = OpKind::kTrim;
       op.count = 1 + rng() % 16;
@@ -124,6 +128,9 @@ Workload make_crash_workload(uint64_t seed, uint64_t op_count, uint64_t blocks) 
         break;
       case OpKind::kCompact:
         ++w.compactions;
+        break;
+      case OpKind::kClean:
+        ++w.cleanings;  // moves blocks; the content stays that of the last flush
         break;
     }
     w.ops.push_back(op);
@@ -159,6 +166,14 @@ RunOutcome run_workload(host::Store& store, const Workload& w, const DiskConfig&
       case OpKind::kCompact:
         s = d->index_for_tests().compact_now();
         break;
+      case OpKind::kClean:
+        // Up to three forced steps: each empties one segment and commits the move.
+        for (int step = 0; step < 3 && s.is_ok(); ++step) {
+          auto more = d->clean_step(/*force=*/true);
+          s = more.status();
+          if (s.is_ok() && !*more) break;
+        }
+        break;
       case OpKind::kFlush:
         s = d->flush();
         if (!s.is_ok()) {
@@ -168,6 +183,7 @@ RunOutcome run_workload(host::Store& store, const Workload& w, const DiskConfig&
         ++o.acked;
         continue;
       case OpKind::kReopen: {
+        o.blocks_moved += d->info().blocks_moved;
         s = d->close();
         d.reset();
         if (!s.is_ok()) {
@@ -191,6 +207,7 @@ RunOutcome run_workload(host::Store& store, const Workload& w, const DiskConfig&
   }
   // The workload ends with a flush, so the final close has nothing to commit; its result still
   // counts (a failure there may not change the state).
+  o.blocks_moved += d->info().blocks_moved;
   const Status s = d->close();
   d.reset();
   if (!s.is_ok()) fail(w.ops.size(), true, "final close", s);

@@ -13,7 +13,7 @@
 
 namespace jindisk::disk::test {
 
-enum class OpKind : uint8_t { kWrite, kTrim, kFlush, kReopen, kCompact };
+enum class OpKind : uint8_t { kWrite, kTrim, kFlush, kReopen, kCompact, kClean };
 
 struct WorkOp {
   OpKind kind = OpKind::kWrite;
@@ -27,12 +27,13 @@ struct Workload {
   // states[k]: the content after the k-th flush-like op (flush, or the close of a reopen);
   // states[0] is the empty disk the workload starts from.
   std::vector<RefState> states;
-  uint64_t writes = 0, trims = 0, flushes = 0, reopens = 0, compactions = 0;
+  uint64_t writes = 0, trims = 0, flushes = 0, reopens = 0, compactions = 0, cleanings = 0;
 };
 
 // A deterministic workload of `op_count` operations (the last one a flush) over `blocks` LBAs:
 // writes of 1-8 blocks (with a hot region, so overwrites are common), trims, a flush every
-// tenth op, compactions, and two close+reopen cycles.
+// tenth op, compactions, cleaning passes right after some flushes (the cleaner only works when
+// no user change is pending), and two close+reopen cycles.
 Workload make_crash_workload(uint64_t seed, uint64_t op_count, uint64_t blocks);
 
 // How one run of the workload ended.
@@ -42,6 +43,7 @@ struct RunOutcome {
   bool failed_in_flush = false;  // ... and it was a flush or the close of a reopen
   size_t failed_op = 0;          // index into ops (ops.size() = the final close)
   std::string what;              // description of the failed operation and its status
+  uint64_t blocks_moved = 0;     // by the cleaning ops (summed over every open of the run)
 };
 
 // Opens the disk on `store` (first op of the run), replays `w` until an operation fails, then

@@ -150,6 +150,8 @@ struct DiskConfig {
   size_t memtable_entries = 64;
   size_t write_buffer_bytes = 64u << 10;
   bool background_compaction = false;
+  bool background_cleaning = false;  // tests call clean_step() themselves
+  uint64_t space_reserve_bytes = 0;  // none: host usage bounds count data and metadata only
   AnchorMode anchor = AnchorMode::kNone;
   std::string anchor_path;
   bool read_only = false;
@@ -173,6 +175,8 @@ struct DiskConfig {
     oo.anchor_path = anchor_path;
     oo.accept_rollback = accept_rollback;
     oo.background_compaction = background_compaction;
+    oo.background_cleaning = background_cleaning;
+    oo.space_reserve_bytes = space_reserve_bytes;
     oo.memtable_entries = memtable_entries;
     oo.on_warning = warnings.sink();
     return oo;

@@ -76,10 +76,12 @@ std::map<std::pair<std::string, uint64_t>, std::vector<uint8_t>> segment_blocks(
   std::map<std::pair<std::string, uint64_t>, std::vector<uint8_t>> out;
   for (const auto& name : names_with_prefix(s, "seg-")) {
     const auto b = raw(s, name);
-    for (uint64_t i = 0; i * kBlockSize < b.size(); ++i) {
-      const auto begin = b.begin() + static_cast<ptrdiff_t>(i * kBlockSize);
-      const auto end =
-          b.begin() + static_cast<ptrdiff_t>(std::min<uint64_t>(b.size(), (i + 1) * kBlockSize));
+    // The tests here use 16-block segments; slot i starts after the segment summary.
+    const uint64_t base = disk::SegmentSummary::area_bytes(16);
+    for (uint64_t i = 0; base + i * kBlockSize < b.size(); ++i) {
+      const auto begin = b.begin() + static_cast<ptrdiff_t>(base + i * kBlockSize);
+      const auto end = b.begin() + static_cast<ptrdiff_t>(
+                                       std::min<uint64_t>(b.size(), base + (i + 1) * kBlockSize));
       out[{name, i}] = std::vector<uint8_t>(begin, end);
     }
   }

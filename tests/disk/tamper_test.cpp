@@ -149,6 +149,8 @@ std::vector<Attack> segment_attacks(const Victim& v) {
     REQUIRE(id.has_value());
     const auto live = v.lbas_in_segment(*id);  // slot -> lba
     const uint64_t size = raw(*v.store, name).size();
+    const uint32_t sb = v.cfg.segment_blocks;
+    const uint64_t base = SegmentSummary::area_bytes(sb);  // slot 0's first byte
     std::set<uint64_t> all_live;
     for (const auto& [slot, lba] : live) all_live.insert(lba);
     // Flips inside live blocks: the first byte, the middle, the last byte of three of them.
@@ -158,7 +160,7 @@ std::vector<Attack> segment_attacks(const Victim& v) {
                                                        picks.back()};
       const uint64_t within[3] = {0, kBlockSize / 2, kBlockSize - 1};
       for (int k = 0; k < 3; ++k) {
-        const uint64_t off = chosen[k].first * kBlockSize + within[k];
+        const uint64_t off = base + chosen[k].first * kBlockSize + within[k];
         out.push_back({"seg",
                        name + " flip byte " + std::to_string(off) + " (lba " +
                            std::to_string(chosen[k].second) + ")",
@@ -168,11 +170,20 @@ std::vector<Attack> segment_attacks(const Victim& v) {
                        {chosen[k].second}});
       }
     }
-    // Truncations: half the file, and one byte off its end.
-    for (uint64_t new_size : {size / 2 / kBlockSize * kBlockSize + 100, size - 1}) {
+    // The summary holds only hints for the cleaner: changing it must not affect any read.
+    for (uint64_t off : {uint64_t{0}, uint64_t{8}, uint64_t{15}, uint64_t{sb * 8}}) {
+      out.push_back({"seg",
+                     name + " flip summary byte " + std::to_string(off),
+                     [name, off](MemoryStore& s) { flip(s, name, off, 0x01); },
+                     Expect::kExact,
+                     {},
+                     {}});
+    }
+    // Truncations: into the summary, half the file, and one byte off its end.
+    for (uint64_t new_size : {base / 2, size / 2 / kBlockSize * kBlockSize + 100, size - 1}) {
       std::set<uint64_t> bad;
       for (const auto& [slot, lba] : live) {
-        if ((slot + 1) * kBlockSize > new_size) bad.insert(lba);
+        if (base + (slot + 1) * kBlockSize > new_size) bad.insert(lba);
       }
       out.push_back({"seg",
                      name + " truncate to " + std::to_string(new_size),
@@ -195,9 +206,9 @@ std::vector<Attack> segment_attacks(const Victim& v) {
       if (*old == now) continue;
       std::set<uint64_t> bad;
       for (const auto& [slot, lba] : live) {
-        const uint64_t end = (slot + 1) * kBlockSize;
-        if (old->size() < end || !std::equal(now.begin() + slot * kBlockSize, now.begin() + end,
-                                             old->begin() + slot * kBlockSize)) {
+        const uint64_t begin = base + slot * kBlockSize, end = begin + kBlockSize;
+        if (old->size() < end ||
+            !std::equal(now.begin() + begin, now.begin() + end, old->begin() + begin)) {
           bad.insert(lba);
         }
       }
@@ -424,10 +435,11 @@ TEST_CASE("a segment copied under another segment's name is refused or fails its
                {"seg",
                 a + " block of lba " + std::to_string(first.second) + " copied over lba " +
                     std::to_string(second.second),
-                [a, first, second](MemoryStore& s) {
+                [a, first, second, base = SegmentSummary::area_bytes(v->cfg.segment_blocks)](
+                    MemoryStore& s) {
                   auto bytes = raw(s, a);
-                  std::copy_n(bytes.begin() + first.first * kBlockSize, kBlockSize,
-                              bytes.begin() + second.first * kBlockSize);
+                  std::copy_n(bytes.begin() + base + first.first * kBlockSize, kBlockSize,
+                              bytes.begin() + base + second.first * kBlockSize);
                   put_raw(s, a, bytes);
                 },
                 Expect::kExact,
