@@ -19,7 +19,7 @@
 namespace jindisk::disk {
 
 constexpr char kHeaderName[] = "header";
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;  // 2: segment summaries (1 was never released)
 constexpr size_t kHeaderSize = 256;
 
 enum class KeyKind : uint8_t { kPassphrase = 1, kKeyFile = 2 };

@@ -1,12 +1,87 @@
 #!/usr/bin/env bash
-# Host space: overwriting many times the logical size keeps the host directory bounded (the
-# cleaner reclaims), and a full host file system gives ENOSPC to the writer, loses nothing that
-# was flushed, and recovers once trimming frees space.
+# Host space: a new disk is small whatever its size; overwriting many times the logical size
+# keeps the host directory bounded; trimming everything through a loop device (blkdiscard) and
+# through FUSE fallocate brings the directory back near a new disk; and a full host file system
+# gives ENOSPC to the writer, loses nothing that was flushed, and recovers once trimming frees
+# space.
 source "$(dirname "$0")/lib.sh"
-require_tools du fallocate
+require_tools du fallocate losetup blkdiscard blockdev
+
+MiB=$((1 << 20))
+
+# wait_du_at_most DIR BYTES SECONDS WHAT: waits for du -sb DIR to fall to BYTES (the cleaner
+# works in the background after a flush).
+wait_du_at_most() {
+  local dir=$1 want=$2 limit=$3 what=$4 now deadline=$((SECONDS + $3))
+  while now=$(du -sb "$dir" | cut -f1); ((now > want)); do
+    ((SECONDS < deadline)) || fail "$what: the host directory holds $now bytes after ${limit} s; \
+expected at most $want"
+    sleep 1
+  done
+  DU=$now
+}
 
 MNT=$TMP/mnt
 IMG=$MNT/disk.img
+
+step "thin provisioning: a new 1 TiB disk takes a few MiB of host space"
+SEC=$TMP/thin
+jd_mount "$SEC" "$MNT" --size 1T
+PID=$LAST_PID
+fresh=$(du -sb "$SEC" | cut -f1)
+log "new 1 TiB disk: $fresh bytes on the host (the 20 MiB space reserve included)"
+((fresh <= 24 * MiB)) || fail "a new 1 TiB disk takes $fresh bytes of host space"
+
+step "trim everything through a loop device (blkdiscard): the host goes back near a new disk"
+loop_attach DEV "$IMG" --direct-io=on
+timeout 120 dd if=/dev/urandom of="$DEV" bs=1M count=96 seek=4096 oflag=direct conv=fsync \
+  status=none || fail "writing 96 MiB through $DEV failed"
+full=$(du -sb "$SEC" | cut -f1)
+log "after writing 96 MiB: $full bytes"
+((full >= fresh + 90 * MiB)) || fail "96 MiB written but the host directory grew only to $full"
+timeout 120 blkdiscard "$DEV" || fail "blkdiscard $DEV failed"
+timeout 60 blockdev --flushbufs "$DEV" || fail "flushing $DEV failed"
+sync "$IMG"
+wait_du_at_most "$SEC" $((fresh + 4 * MiB)) 60 "after blkdiscard of the whole device"
+log "after blkdiscard, flush and cleaning: $DU bytes (new disk: $fresh)"
+loop_detach "$DEV"
+
+step "trim through FUSE fallocate(PUNCH_HOLE): half of a file's data trimmed, host shrinks"
+head -c $((64 * MiB)) /dev/urandom >"$TMP/data64"
+dd if="$TMP/data64" of="$IMG" bs=1M seek=100 conv=notrunc,fsync status=none ||
+  fail "writing 64 MiB failed"
+before=$(du -sb "$SEC" | cut -f1)
+# Every other 64 KiB: garbage spread over every segment, so only the cleaner can give it back.
+python3 - "$IMG" <<'EOF' || fail "punching holes failed"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+fd = os.open(sys.argv[1], os.O_RDWR)
+for off in range(100 << 20, 164 << 20, 128 << 10):
+    if libc.fallocate(fd, 3, off, 64 << 10) != 0:  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+        sys.exit(f"fallocate: {os.strerror(ctypes.get_errno())}")
+os.fsync(fd)
+EOF
+# Live data 32 MiB: at most 1.3x that plus three 4 MiB segments and 2 MiB of index over a new disk
+# (the cleaner stops at 1.2x plus two segments).
+wait_du_at_most "$SEC" $((fresh + 32 * MiB * 13 / 10 + 14 * MiB)) 60 "after punching out half of 64 MiB"
+log "64 MiB written then half punched out: $before -> $DU bytes"
+python3 - "$IMG" "$TMP/data64" <<'EOF' || fail "data around the holes changed after cleaning"
+import sys
+img = open(sys.argv[1], "rb"); ref = open(sys.argv[2], "rb").read()
+img.seek(100 << 20); got = img.read(64 << 20)
+for off in range(0, 64 << 20, 128 << 10):
+    if got[off:off + (64 << 10)] != bytes(64 << 10): sys.exit(f"hole at +{off} not zero")
+    if got[off + (64 << 10):off + (128 << 10)] != ref[off + (64 << 10):off + (128 << 10)]:
+        sys.exit(f"data at +{off + (64 << 10)} changed")
+EOF
+expect_exit 0 "jindisk info --json while mounted" setsid -w "$JINDISK" info --json "$SEC"
+moved=$(json_field "$OUT" blocks_moved_session)
+log "info: garbage_ratio=$(json_field "$OUT" garbage_ratio)" \
+  "segments_cleaned=$(json_field "$OUT" segments_cleaned_session) blocks_moved=$moved"
+((moved > 0)) || fail "the host shrank but info reports no block moved by the cleaner"
+jd_umount "$MNT" "$PID"
+expect_exit 0 "jindisk check after trimming and cleaning" "$JINDISK" check --key-file "$KEY" "$SEC"
 
 step "overwrite 10x the logical size of a 32M disk: no error, host directory stays bounded"
 SEC=$TMP/sec
@@ -32,19 +107,20 @@ EOF
 jd_umount "$MNT" "$PID"
 host=$(du -sb "$SEC" | cut -f1)
 log "host directory after 320 MiB of overwrites on a 32 MiB disk: $host bytes"
-((host <= (80 << 20))) || fail "host directory holds $host bytes after overwriting a 32 MiB disk \
-10 times; expected the cleaner to keep it under 80 MiB"
+# 1.3 x 32 MiB of live data, three 4 MiB segments of slack, the 20 MiB reserve, 2 MiB of index.
+((host <= 76 * MiB)) || fail "host directory holds $host bytes after overwriting a 32 MiB disk \
+10 times; expected at most 76 MiB"
 expect_exit 0 "jindisk check after the overwrites" "$JINDISK" check --key-file "$KEY" "$SEC"
 expect_exit 0 "jindisk info after the overwrites" "$JINDISK" info --json --key-file "$KEY" "$SEC"
 segments=$(json_field "$OUT" segments)
 seg_bytes=$(($(json_field "$OUT" segment_blocks) * 4096))
-log "data segments after the overwrites: $segments of $seg_bytes bytes (logical size $((32 << 20)))"
-# jindisk-fuse(1), LIMITS: data segments take at most about 1.1 times the logical size; the
-# allocator's cap is 1.1 times the logical size in whole segments plus 4, which dominates on a disk
-# this small (12 segments for 8 segments of data).
-cap=$(((32 << 20) * 11 / 10 / seg_bytes + 4))
-((segments <= cap)) || fail "$segments data segments for a 32 MiB disk after overwriting it 10 times; \
-expected at most $cap (1.1x the logical size + 4 segments)"
+live=$(json_field "$OUT" live_bytes)
+log "data segments after the overwrites: $segments of $seg_bytes bytes for $live live bytes"
+# jindisk-fuse(1), LIMITS: new segments only while they hold less than 1.2x the data in use
+# (plus two), and the cleaner keeps them under 1.25x plus three.
+cap=$((live * 13 / 10 / seg_bytes + 3))
+((segments <= cap)) || fail "$segments data segments for $live live bytes after overwriting a 32 MiB \
+disk 10 times; expected at most $cap (1.3x live data + 3 segments)"
 
 step "a full host file system (tmpfs of 40M under a 256M disk): ENOSPC, flushed data kept"
 mkdir -p "$TMP/host"

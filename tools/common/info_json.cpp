@@ -53,6 +53,10 @@ std::string info_to_json(const DiskInfo& i) {
   field("allocated_blocks", std::to_string(i.allocated_blocks));
   field("segments", std::to_string(i.segments));
   field("host_bytes", std::to_string(i.host_bytes));
+  field("garbage_ratio", number(i.garbage_ratio));
+  field("segments_cleaned_session", std::to_string(i.segments_cleaned));
+  field("blocks_moved_session", std::to_string(i.blocks_moved));
+  field("cleaner_errors_session", std::to_string(i.cleaner_errors));
   field("user_bytes_written", std::to_string(i.user_bytes_written));
   field("host_bytes_written", std::to_string(i.host_bytes_written));
   field("write_amplification", number(i.write_amplification));
@@ -81,8 +85,16 @@ std::string info_to_text(const DiskInfo& i) {
        std::to_string(i.live_blocks) + " blocks)\n";
   t += "host directory:      " + format_size(i.host_bytes) + " in " + std::to_string(i.segments) +
        " data segments and " + std::to_string(i.index_files) + " index files\n";
-  t += "written by users:    " + format_size(i.user_bytes_written) + "\n";
-  t += "written to the host: " + format_size(i.host_bytes_written) + "\n";
+  char garbage[32];
+  std::snprintf(garbage, sizeof garbage, "%.1f%%", 100 * i.garbage_ratio);
+  t += "garbage in segments: " + std::string(garbage) + " (space the cleaner can reclaim)\n";
+  t += "cleaner, this mount: " + std::to_string(i.segments_cleaned) + " segments cleaned, " +
+       std::to_string(i.blocks_moved) + " blocks moved" +
+       (i.cleaner_errors ? ", " + std::to_string(i.cleaner_errors) + " failed steps" : "") + "\n";
+  t += "written by users:    " + format_size(i.user_bytes_written) + " (this mount: " +
+       format_size(i.user_bytes_written_session) + ")\n";
+  t += "written to the host: " + format_size(i.host_bytes_written) + " (this mount: " +
+       format_size(i.host_bytes_written_session) + ")\n";
   t += "write amplification: " + std::string(wa) + "\n";
   t += "state:               " + (i.read_only ? "read-only (" + i.read_only_reason + ")" : std::string("writable")) + "\n";
   t += "anchor:              " + (i.anchor.empty() ? std::string("none") : i.anchor) + "\n";
