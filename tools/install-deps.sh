@@ -7,6 +7,9 @@ packages=(
   g++ meson ninja-build pkg-config
   libfuse3-dev fuse3 libsodium-dev libboost-program-options-dev doctest-dev
   e2fsprogs util-linux fio qemu-utils
+  qemu-system-x86 busybox-static cpio  # the VM test, demo and bench (tests/e2e/vm/); the guest
+                                       # kernel is fetched into a cache by tests/e2e/vm/vmlib.sh
+  clang-14 libclang-rt-14-dev  # libFuzzer targets in fuzz/ (tools/fuzz.sh)
 )
 
 missing=()
