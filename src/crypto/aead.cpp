@@ -157,6 +157,14 @@ KeyBytes random_key() {
   return key;
 }
 
+void random_keys(std::span<KeyBytes> out) {
+  static_assert(sizeof(KeyBytes) == 32);
+  std::array<uint8_t, randombytes_SEEDBYTES> seed;
+  random_bytes(seed);
+  randombytes_buf_deterministic(out.data(), out.size_bytes(), seed.data());
+  sodium_memzero(seed.data(), seed.size());
+}
+
 Tag mac(std::span<const uint8_t, 32> key, std::span<const uint8_t> message) {
   init();
   Tag tag;

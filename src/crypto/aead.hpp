@@ -63,6 +63,10 @@ Status open_object(std::span<const uint8_t, 32> key, std::span<const uint8_t> ad
 
 // A fresh random key for one block or one file.
 KeyBytes random_key();
+// Fills `out` with independent one-time keys: a ChaCha20 keystream under a fresh 256-bit
+// random seed (libsodium's randombytes_buf_deterministic), so a drain of thousands of blocks
+// costs one getrandom call rather than one per block.
+void random_keys(std::span<KeyBytes> out);
 
 // Keyed BLAKE2b-128 MAC (for tag tables of sealed files).
 Tag mac(std::span<const uint8_t, 32> key, std::span<const uint8_t> message);

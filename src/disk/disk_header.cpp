@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "util/le.hpp"
@@ -74,7 +75,7 @@ Result<DiskHeader> DiskHeader::decode(std::span<const uint8_t> bytes) {
   r.bytes(h.uuid);
   const uint8_t cipher = r.u8();
   const uint8_t kind = r.u8();
-  r.u16();
+  const uint16_t reserved_a = r.u16();
   h.segment_blocks = r.u32();
   h.logical_blocks = r.u64();
   h.kdf.ops_limit = r.u64();
@@ -83,7 +84,12 @@ Result<DiskHeader> DiskHeader::decode(std::span<const uint8_t> bytes) {
   r.bytes(h.wrapped.nonce);
   r.bytes(h.wrapped.cipher_text);
   r.bytes(h.wrapped.tag);
+  const std::span<const uint8_t> reserved_b = r.view(kChecksumOffset - 152);
   JD_TRY(r.status());
+  // Reserved bytes are zero in this version; anything else is damage or a newer format.
+  if (reserved_a != 0 || std::any_of(reserved_b.begin(), reserved_b.end(), [](uint8_t b) { return b; })) {
+    return Status::corruption("disk header reserved bytes are not zero");
+  }
   if (cipher != 1 && cipher != 2) return Status::corruption("disk header names an unknown cipher");
   h.cipher = static_cast<crypto::Cipher>(cipher);
   if (kind != 1 && kind != 2) return Status::corruption("disk header names an unknown key kind");

@@ -147,6 +147,7 @@ class SecureDisk final : public Disk {
   mutable std::mutex mu_;
   BlockMap buffer_;    // written, not yet drained
   BlockMap draining_;  // being sealed and placed by a drain; still readable
+  std::vector<std::unique_ptr<Block>> spare_blocks_;  // drained buffers kept for reuse
   std::string read_only_reason_;  // under mu_; non-empty = writes refused
   std::atomic<bool> read_only_{false};
   std::atomic<bool> closed_{false};  // set under flush_mu_

@@ -37,7 +37,6 @@ class WorkerPool {
   size_t next_ = 0;
   size_t chunk_ = 1;
   size_t active_ = 0;
-  uint64_t generation_ = 0;
   bool stop_ = false;
 };
 
