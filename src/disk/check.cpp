@@ -22,10 +22,10 @@ Result<CheckReport> SecureDisk::check(const std::function<void(uint64_t, uint64_
   report.live_blocks = live.size();
   std::shared_lock reclaim(reclaim_mu_);
   std::vector<uint8_t> plain(kBlockSize);
-  const size_t which[1] = {0};
+  uint8_t* const out[1] = {plain.data()};
   for (size_t i = 0; i < live.size(); ++i) {
     if (progress && i % 4096 == 0) progress(i, live.size());
-    Status s = read_from_host(live[i].first, which, std::span(&live[i].second, 1), plain);
+    Status s = read_from_host(std::span(&live[i].first, 1), std::span(&live[i].second, 1), out);
     if (s.is_ok()) {
       ++report.blocks_verified;
       continue;

@@ -87,33 +87,23 @@ Result<std::optional<size_t>> SecureDisk::move_live_blocks(uint64_t victim) {
     refs[i] = *ref;
   }
 
-  // Read the ciphertext in runs of consecutive slots and authenticate every block.
+  // Read and authenticate every block (runs of consecutive slots are read with one call).
   std::vector<Block> plain(slots.size());
-  std::vector<uint8_t> cipher(slots.size() * kBlockSize);
-  for (size_t i = 0; i < slots.size();) {
-    size_t run = 1;
-    while (i + run < slots.size() && slots[i + run] == slots[i] + run) ++run;
-    JD_TRY(segments_->read(victim * sb + slots[i],
-                           std::span(cipher.data() + i * kBlockSize, run * kBlockSize)));
-    i += run;
+  std::vector<uint8_t*> outs(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) outs[i] = plain[i].data();
+  const auto wipe_plain = [&] {
+    crypto::wipe(std::span(reinterpret_cast<uint8_t*>(plain.data()), plain.size() * kBlockSize));
+  };
+  Status read = read_from_host(lbas, refs, outs);
+  if (read.code() == Code::kCorruption) {
+    unmovable_.insert(victim);
+    warn("cleaner: leaving " + SegmentFiles::name(victim) + " in place: " + read.message());
+    wipe_plain();
+    return std::optional<size_t>();
   }
-  std::vector<Status> opened(slots.size());
-  pool_->parallel_for(slots.size(), [&](size_t i) {
-    const auto ad = block_ad(lbas[i], refs[i].hba);
-    opened[i] = crypto::open_block(
-        header_.cipher, refs[i].key, ad,
-        std::span<const uint8_t, kBlockSize>(cipher.data() + i * kBlockSize, kBlockSize),
-        refs[i].tag, std::span<uint8_t, kBlockSize>(plain[i].data(), kBlockSize));
-  });
-  for (size_t i = 0; i < slots.size(); ++i) {
-    if (!opened[i].is_ok()) {
-      unmovable_.insert(victim);
-      warn("cleaner: block " + std::to_string(lbas[i]) + " (host block " +
-           std::to_string(refs[i].hba) + ") failed authentication; leaving " +
-           SegmentFiles::name(victim) + " in place");
-      crypto::wipe(std::span(reinterpret_cast<uint8_t*>(plain.data()), plain.size() * kBlockSize));
-      return std::optional<size_t>();
-    }
+  if (!read.is_ok()) {
+    wipe_plain();
+    return read;
   }
 
   // Seal again under fresh keys at new places, in an order unrelated to the old one.
@@ -125,7 +115,7 @@ Result<std::optional<size_t>> SecureDisk::move_live_blocks(uint64_t victim) {
   for (size_t k : order) blocks.emplace_back(lbas[k], &plain[k]);
   std::vector<index::BlockRef> moved;
   Status placed = seal_and_place(blocks, moved, AllocFor::kCleaner);
-  crypto::wipe(std::span(reinterpret_cast<uint8_t*>(plain.data()), plain.size() * kBlockSize));
+  wipe_plain();
   JD_TRY(placed);
 
   for (size_t j = 0; j < order.size(); ++j) {
@@ -150,7 +140,7 @@ Result<bool> SecureDisk::clean_step(bool force) {
   if (closed_ || read_only_) return false;
   // A commit now would also publish the user's unflushed changes: only a user flush may do
   // that (DESIGN: the engine never creates a state the user did not flush). Wait for it.
-  if (user_dirty_ || dirty_) return false;
+  if (dirty_) return false;
   if (index_->has_uncommitted_compaction()) {
     // An idle disk would otherwise keep the files a compaction replaced until the next flush.
     dirty_ = true;

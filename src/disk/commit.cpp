@@ -77,7 +77,6 @@ Status SecureDisk::commit_locked() {
   index_->commit_succeeded(*root);
   ++root_writes_;
   dirty_ = false;
-  user_dirty_ = false;
 
   // 4. The anchor follows the durable commit. A failure here does not undo the commit; it
   // weakens rollback detection until the next successful update, so say so.

@@ -49,29 +49,33 @@ Status SecureDisk::read(uint64_t lba, std::span<uint8_t> out) {
       else misses.push_back(i);
     }
   }
-  std::vector<size_t> mapped;
+  std::vector<uint64_t> lbas;
   std::vector<index::BlockRef> refs;
+  std::vector<uint8_t*> outs;
   for (size_t i : misses) {
     JD_ASSIGN_OR_RETURN(auto ref, index_->get(lba + i));
     if (!ref) {
       std::memset(out.data() + i * kBlockSize, 0, kBlockSize);
       continue;
     }
-    mapped.push_back(i);
+    lbas.push_back(lba + i);
     refs.push_back(*ref);
+    outs.push_back(out.data() + i * kBlockSize);
   }
-  if (mapped.empty()) return Status::ok();
-  return read_from_host(lba, mapped, refs, out);
+  if (lbas.empty()) return Status::ok();
+  return read_from_host(lbas, refs, outs);
 }
 
-Status SecureDisk::read_from_host(uint64_t lba, std::span<const size_t> which,
-                                  std::span<const index::BlockRef> refs, std::span<uint8_t> out) {
+Status SecureDisk::read_from_host(std::span<const uint64_t> lbas,
+                                  std::span<const index::BlockRef> refs,
+                                  std::span<uint8_t* const> outs) {
   // Read runs of consecutive host blocks with one call each, then open all blocks in parallel.
-  std::vector<size_t> order(which.size());
+  const size_t n = lbas.size();
+  std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return refs[a].hba < refs[b].hba; });
-  std::vector<uint8_t> cipher(which.size() * kBlockSize);
-  std::vector<size_t> slot_of(which.size());
+  std::vector<uint8_t> cipher(n * kBlockSize);
+  std::vector<size_t> slot_of(n);
   const uint32_t sb = header_.segment_blocks;
   for (size_t k = 0; k < order.size();) {
     size_t run = 1;
@@ -82,23 +86,20 @@ Status SecureDisk::read_from_host(uint64_t lba, std::span<const size_t> which,
     for (size_t j = 0; j < run; ++j) slot_of[order[k + j]] = k + j;
     Status s = segments_->read(refs[order[k]].hba,
                                std::span(cipher.data() + k * kBlockSize, run * kBlockSize));
-    if (!s.is_ok()) {
-      return s.with_context("read of block " + std::to_string(lba + which[order[k]]));
-    }
+    if (!s.is_ok()) return s.with_context("read of block " + std::to_string(lbas[order[k]]));
     k += run;
   }
-  std::vector<Status> results(which.size());
-  pool_->parallel_for(which.size(), [&](size_t m) {
-    const uint64_t block = lba + which[m];
-    const auto ad = block_ad(block, refs[m].hba);
+  std::vector<Status> results(n);
+  pool_->parallel_for(n, [&](size_t m) {
+    const auto ad = block_ad(lbas[m], refs[m].hba);
     results[m] = crypto::open_block(
         header_.cipher, refs[m].key, ad,
         std::span<const uint8_t, kBlockSize>(cipher.data() + slot_of[m] * kBlockSize, kBlockSize),
-        refs[m].tag, std::span<uint8_t, kBlockSize>(out.data() + which[m] * kBlockSize, kBlockSize));
+        refs[m].tag, std::span<uint8_t, kBlockSize>(outs[m], kBlockSize));
   });
-  for (size_t m = 0; m < which.size(); ++m) {
+  for (size_t m = 0; m < n; ++m) {
     if (!results[m].is_ok()) {
-      const std::string what = "block " + std::to_string(lba + which[m]) + " (host block " +
+      const std::string what = "block " + std::to_string(lbas[m]) + " (host block " +
                                std::to_string(refs[m].hba) + ") failed authentication";
       warn(what);
       return Status::corruption(what);
@@ -186,7 +187,6 @@ Status SecureDisk::drain_locked() {
     draining_.clear();
   }
   dirty_ = true;
-  user_dirty_ = true;
   if (!index_status.is_ok()) {
     // The entries are in the memtable, so nothing is lost in memory; but a failed index write
     // or sync leaves the host state unknown, so only a full host may be retried.
@@ -261,7 +261,6 @@ Status SecureDisk::trim(uint64_t lba, uint64_t count) {
       alloc_->defer_free(hba);
       --live_blocks_;
       dirty_ = true;
-      user_dirty_ = true;
       if (!s.is_ok()) warn("index update during trim: " + s.to_string());
     }
   }

@@ -116,8 +116,10 @@ class SecureDisk final : public Disk {
   // cleaned (its summary disagrees with the index, or a block failed authentication).
   Result<std::optional<size_t>> move_live_blocks(uint64_t victim);
   bool background_clean();
-  Status read_from_host(uint64_t lba, std::span<const size_t> which,
-                        std::span<const index::BlockRef> refs, std::span<uint8_t> out);
+  // Reads and authenticates block m = LBA lbas[m] at refs[m] into outs[m] (4 KiB each).
+  // kCorruption (with a warning) if a block fails authentication.
+  Status read_from_host(std::span<const uint64_t> lbas, std::span<const index::BlockRef> refs,
+                        std::span<uint8_t* const> outs);
   std::array<uint8_t, 40> block_ad(uint64_t lba, uint64_t hba) const;
 
   // Commit (commit.cpp).
@@ -152,7 +154,6 @@ class SecureDisk final : public Disk {
   std::atomic<bool> read_only_{false};
   std::atomic<bool> closed_{false};  // set under flush_mu_
   bool dirty_ = false;       // state changed since the last commit (under flush_mu_)
-  bool user_dirty_ = false;  // ... by the user (drains, trims), not only by the cleaner
 
   std::array<std::mutex, 256> stripes_;  // read-modify-write of partial blocks, by lba % 256
 

@@ -138,6 +138,46 @@ Workload make_crash_workload(uint64_t seed, uint64_t op_count, uint64_t blocks) 
   return w;
 }
 
+Workload make_sequential_workload(uint64_t seed, uint64_t op_count, uint64_t blocks) {
+  std::mt19937_64 rng(seed);
+  Workload w;
+  RefState ref;
+  w.states.push_back(ref);
+  uint64_t version = 0, cursor = 0;
+  for (uint64_t i = 0; i < op_count; ++i) {
+    WorkOp op;
+    if (i + 1 == op_count || i % 5 == 4) {
+      op.kind = OpKind::kFlush;
+      w.states.push_back(ref);
+      ++w.flushes;
+    } else if (i == op_count / 2) {
+      op.kind = OpKind::kReopen;
+      w.states.push_back(ref);
+      ++w.reopens;
+    } else if (i % 10 == 5) {
+      op.kind = OpKind::kClean;
+      ++w.cleanings;
+    } else if (i % 13 == 12) {
+      op.kind = OpKind::kTrim;
+      op.count = std::min<uint64_t>(blocks, 32 + rng() % 64);
+      op.lba = rng() % (blocks - op.count + 1);
+      ref.trim(op.lba, op.count);
+      ++w.trims;
+    } else {
+      op.kind = OpKind::kWrite;
+      op.count = std::min<uint64_t>(blocks, 16 + rng() % 49);
+      if (cursor + op.count > blocks) cursor = 0;
+      op.lba = cursor;
+      cursor += op.count;
+      op.version = ++version;
+      ref.write(op.lba, op.count, op.version);
+      ++w.writes;
+    }
+    w.ops.push_back(op);
+  }
+  return w;
+}
+
 RunOutcome run_workload(host::Store& store, const Workload& w, const DiskConfig& cfg) {
   RunOutcome o;
   Warnings warnings;

@@ -36,6 +36,11 @@ struct Workload {
 // no user change is pending), and two close+reopen cycles.
 Workload make_crash_workload(uint64_t seed, uint64_t op_count, uint64_t blocks);
 
+// Large sequential writes: 16-64 blocks at a cursor that moves through the disk and wraps
+// (several drains inside each write with the crash suite's small buffer), a flush every fifth
+// op, a large trim now and then, a cleaning pass after some flushes, and one close+reopen.
+Workload make_sequential_workload(uint64_t seed, uint64_t op_count, uint64_t blocks);
+
 // How one run of the workload ended.
 struct RunOutcome {
   size_t acked = 0;              // flush-like ops that returned OK

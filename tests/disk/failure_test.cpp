@@ -265,4 +265,54 @@ TEST_CASE("a full host gives kNoSpace, keeps flushed data, and recovers when spa
   }
 }
 
+TEST_CASE("EIO on reads of one data segment fails exactly the reads of its blocks") {
+  DiskConfig cfg = failure_config();
+  MemoryStore store;
+  RefState ref;
+  {
+    DiskPtr d = create_disk(store, cfg);
+    for (uint64_t lba = 0; lba < 96; lba += 8) {
+      JD_REQUIRE_OK(d->write(lba, pattern(lba, 8, 1)));
+      ref.write(lba, 8, 1);
+      JD_REQUIRE_OK(d->flush());
+    }
+    close_disk(d);
+  }
+  FaultInjectingStore fault(store);
+  DiskPtr d = open_disk(fault, cfg);
+  const auto segs = names_with_prefix(store, "seg-");
+  REQUIRE(segs.size() >= 3);
+  const std::string victim = segs[1];
+  const uint64_t victim_id = *SegmentFiles::parse_name(victim);
+  fault.fail_reads(victim);
+  uint64_t failed = 0, ok = 0;
+  std::vector<uint8_t> got(kBlockSize);
+  for (uint64_t lba = 0; lba < 96; ++lba) {
+    auto r = d->index_for_tests().get(lba);
+    JD_REQUIRE_OK(r.status());
+    REQUIRE(r->has_value());
+    const bool in_victim = (*r)->hba / cfg.segment_blocks == victim_id;
+    const Status s = d->read(lba, got);
+    if (in_victim) {
+      CHECK_MESSAGE(s.code() == Code::kIoError, "lba " << lba << ": " << s.to_string());
+      ++failed;
+    } else {
+      JD_REQUIRE_OK(s);
+      CHECK(block_equals(got.data(), ref, lba));
+      ++ok;
+    }
+  }
+  MESSAGE("reads of " << victim << " fail: " << failed << " blocks gave EIO, " << ok
+                      << " other blocks read correctly");
+  CHECK(failed > 0);
+  CHECK(ok > 0);
+  // The disk is still writable, and once the host reads again every block is back.
+  JD_REQUIRE_OK(d->write(200, pattern(200, 1, 2)));
+  ref.write(200, 1, 2);
+  JD_REQUIRE_OK(d->flush());
+  fault.fail_reads("");
+  const auto content = read_device(*d);
+  CHECK(!first_mismatch(content, ref));
+}
+
 }  // namespace jindisk::disk::test
