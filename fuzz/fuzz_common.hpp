@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/sodium.hpp"
 #include "jindisk/status.hpp"
 
 namespace jindisk::fuzz {
@@ -119,6 +120,16 @@ inline std::optional<std::string> seed_dir(int* argc, char*** argv) {
     if (a.starts_with("--write-seeds=")) return std::string(a.substr(14));
   }
   return std::nullopt;
+}
+
+// The body of every target's LLVMFuzzerInitialize: starts libsodium, and with
+// `--write-seeds=DIR` writes the target's seed corpus there and exits.
+inline void initialize_target(int* argc, char*** argv, void (*write_seeds)(const std::string&)) {
+  crypto::init();
+  if (auto dir = seed_dir(argc, argv)) {
+    write_seeds(*dir);
+    std::exit(0);
+  }
 }
 
 inline void write_seed(const std::string& dir, const std::string& name,

@@ -197,11 +197,7 @@ void write_seeds(const std::string& dir) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  crypto::init();
-  if (auto dir = seed_dir(argc, argv)) {
-    write_seeds(*dir);
-    std::exit(0);
-  }
+  initialize_target(argc, argv, write_seeds);
   fixture();
   return 0;
 }
