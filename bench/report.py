@@ -10,6 +10,7 @@ only; the chart is drawn by gnuplot (bench/plot.gp) when it is installed.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -281,6 +282,27 @@ def main():
           "an fsync of its backing file: for jindisk a commit (FUSE fsync), for the raw file an ext4 "
           "fsync that flushes the host disk. The FUSE ceiling's fsync does nothing: it shows the "
           "transport's cost alone.")
+    sync_cost = os.path.join(args.run, "sync_cost.txt")
+    if os.path.exists(sync_cost):
+        p("")
+        p("What one durable 4 KiB write costs on the host file system (`bench/sync_cost`, same run). "
+          "A peer that encrypts in place pays one *overwrite* per fsync. A jindisk flush pays an "
+          "*append* to a data segment and one to the index WAL at the same time (`append ||2`), then "
+          "an overwrite of a root slot, then one of the anchor: about `append ||2` + 2 x `overwrite` "
+          "plus the FUSE round trips.")
+        p("")
+        with open(sync_cost) as f:
+            text = f.read()
+        for line in text.splitlines():
+            p(line)
+        m = re.search(r"^\| overwrite \| (\d+) \|", text, re.M)
+        if m and "gocryptfs" in fsync:
+            goal_us = 1e6 / (3 * fsync["gocryptfs"]["iops"])
+            p("")
+            p(f"3x gocryptfs is {fmt(3 * fsync['gocryptfs']['iops'])} write+fsync pairs per second, "
+              f"{goal_us:.0f} µs each; one overwrite and fdatasync of the host alone takes "
+              f"{m.group(1)} µs (p50)" + (", so no flush that reaches the host disk can meet it." if
+                                         goal_us < int(m.group(1)) else "."))
     else:
         p("Not measured (the fio runs failed or were skipped).")
 

@@ -101,6 +101,7 @@ SCALE_DISK=1T
 JFUSE=$BUILD/fusefs/jindisk-fuse
 MEMFS=$BENCH_BUILD/bench/memfs_fuse
 AEAD=$BENCH_BUILD/bench/aead_ceiling
+SYNCCOST=$BENCH_BUILD/bench/sync_cost
 FIOJOBS=$REPO/bench/fio/workloads.fio
 WORKLOADS=(seq-write rnd-write-4k rnd-write-32k rnd-write-256k seq-read rnd-read-4k rnd-read-32k rnd-read-256k)
 QDS=(1 32)
@@ -116,13 +117,13 @@ if (( DO_BUILD )); then
   [[ -f $BUILD/build.ninja ]] || die "$BUILD is not a meson build dir (meson setup $BUILD, or --build DIR)"
   log "bringing the programs up to date (ninja -C $BUILD / $BENCH_BUILD)"
   if [[ $BUILD == "$BENCH_BUILD" ]]; then
-    ninja -C "$BUILD" fusefs/jindisk-fuse bench/memfs_fuse bench/aead_ceiling >&2 || die "build failed"
+    ninja -C "$BUILD" fusefs/jindisk-fuse bench/memfs_fuse bench/aead_ceiling bench/sync_cost >&2 || die "build failed"
   else
     ninja -C "$BUILD" fusefs/jindisk-fuse >&2 || die "build of jindisk-fuse failed"
-    ninja -C "$BENCH_BUILD" bench/memfs_fuse bench/aead_ceiling >&2 || die "build of bench programs failed"
+    ninja -C "$BENCH_BUILD" bench/memfs_fuse bench/aead_ceiling bench/sync_cost >&2 || die "build of bench programs failed"
   fi
 fi
-for b in "$JFUSE" "$MEMFS" "$AEAD"; do [[ -x $b ]] || die "missing $b (build it, or see --build/--bench-build)"; done
+for b in "$JFUSE" "$MEMFS" "$AEAD" "$SYNCCOST"; do [[ -x $b ]] || die "missing $b (build it, or see --build/--bench-build)"; done
 
 # Debian packages: the tools the suite drives, and the peers. Only missing ones are installed.
 PKGS=(fio gocryptfs securefs qemu-utils qemu-system-common qemu-block-extra cryptsetup-bin fuse3 gnuplot-nox python3 util-linux)
@@ -392,6 +393,10 @@ for t in "${FS_TARGETS[@]}"; do
   run_fio fsync-4k "$t" 1 "$RUN/fio/$t.fsync-4k.qd1.json" || true
   RUNTIME=$RUNTIME_SAVE
 done
+
+# What one durable write costs on this host file system (explains the fsync=1 numbers).
+log "sync cost"
+"$SYNCCOST" --dir "$T" --count $(( QUICK ? 100 : 500 )) > "$RUN/sync_cost.txt" 2>&1 || log "sync_cost failed"
 
 # ---------------------------------------------------------------- AEAD ceiling
 log "AEAD ceiling"

@@ -1,4 +1,6 @@
 // flush() and the commit protocol (DESIGN.md §4, docs/design.md).
+#include <thread>
+
 #include "disk/root_record.hpp"
 #include "disk/secure_disk.hpp"
 
@@ -42,15 +44,28 @@ bool SecureDisk::release_reserve() {
 
 Status SecureDisk::commit_locked() {
   if (!dirty_) return Status::ok();
-  // 1-2. Data first: every block the new state refers to is durable before anything points
-  // at it. A failed sync leaves the host state unknown, so the disk stops accepting writes.
-  Status s = segments_->sync_dirty();
-  if (!s.is_ok()) {
-    set_read_only("syncing data segments failed: " + s.to_string());
-    return s;
+  // 1-2. The data segments and the index (its WAL records, and any manifest or SST) are made
+  // durable at the same time. The index's new records are unreachable until the root names
+  // them, so they may land before the blocks they refer to; only the root (step 3) must wait
+  // for both. That saves one sync latency per flush. (A store that injects faults by
+  // operation number gets them in order: data, then index.) A failed sync leaves the host
+  // state unknown, so the disk stops accepting writes.
+  Status data;
+  auto root = [&]() -> Result<index::IndexRoot> {
+    if (store_.wants_ordered_operations()) {
+      data = segments_->sync_dirty();
+      if (!data.is_ok()) return data;
+      return index_->prepare_commit();
+    }
+    std::jthread data_sync;
+    if (segments_->has_dirty()) data_sync = std::jthread([&] { data = segments_->sync_dirty(); });
+    return index_->prepare_commit();
+  }();  // joins data_sync
+  if (!data.is_ok()) {
+    if (root.is_ok()) index_->commit_failed();
+    set_read_only("syncing data segments failed: " + data.to_string());
+    return data;
   }
-  // The index writes its WAL records (and manifest/SSTs), synced.
-  auto root = index_->prepare_commit();
   if (!root.is_ok()) {
     if (root.status().code() != Code::kNoSpace) {
       set_read_only("writing the index failed: " + root.status().to_string());

@@ -6,9 +6,9 @@
 // drain (under pressure, or at flush) seals every buffered block with a one-time key, appends
 // the ciphertext to data segments at freshly allocated host blocks, and records
 // LBA -> {HBA, key, tag} in the index. Reads take the buffer first, else the index.
-// Commit (commit.cpp): DESIGN §4: drain, fdatasync segments, index prepare_commit (WAL +
-// manifest, synced), root slot commit (the single commit point), anchor bump, then release
-// the host blocks the commit stopped referencing.
+// Commit (commit.cpp): DESIGN §4: drain, fdatasync segments while the index prepares its
+// commit (WAL + manifest, synced), root slot commit (the single commit point), anchor bump,
+// then release the host blocks the commit stopped referencing.
 // Cleaning (cleaning.cpp): a background thread empties sparse segments by moving their live
 // blocks, one segment per step, and commits the move when no user change is pending.
 //
@@ -44,6 +44,7 @@
 #include "index/lsm_index.hpp"
 #include "jindisk/disk.hpp"
 #include "log/root_slots.hpp"
+#include "util/aligned_buffer.hpp"
 
 namespace jindisk::disk {
 
@@ -150,6 +151,7 @@ class SecureDisk final : public Disk {
   BlockMap buffer_;    // written, not yet drained
   BlockMap draining_;  // being sealed and placed by a drain; still readable
   std::vector<std::unique_ptr<Block>> spare_blocks_;  // drained buffers kept for reuse
+  util::AlignedBuffer seal_buffer_;  // ciphertext of one drain or cleaning step (under flush_mu_)
   std::string read_only_reason_;  // under mu_; non-empty = writes refused
   std::atomic<bool> read_only_{false};
   std::atomic<bool> closed_{false};  // set under flush_mu_

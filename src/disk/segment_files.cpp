@@ -95,6 +95,11 @@ Result<std::vector<uint8_t>> SegmentFiles::read_summary(uint64_t segment) {
   return area;
 }
 
+bool SegmentFiles::has_dirty() const {
+  std::lock_guard lock(mu_);
+  return !dirty_.empty() || created_;
+}
+
 Status SegmentFiles::sync_dirty() {
   std::map<uint64_t, std::shared_ptr<host::File>> dirty;
   bool created;

@@ -42,6 +42,7 @@ class SegmentFiles {
   Result<std::vector<uint8_t>> read_summary(uint64_t segment);
   // fdatasync every file written since the last call; sync_dir if one was created.
   Status sync_dirty();
+  bool has_dirty() const;  // anything for sync_dirty() to do
   Status remove(uint64_t segment);
   // Host bytes written through write() since construction.
   uint64_t bytes_written() const;

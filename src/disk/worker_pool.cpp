@@ -48,11 +48,14 @@ void WorkerPool::worker_loop() {
 
 void WorkerPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
   if (n == 0) return;
-  if (threads_.empty() || n < 8) {
+  // Busy with another caller's job: run this one here. Concurrent callers (FUSE threads
+  // reading at a queue depth) already keep the cores busy, and waiting for the pool made
+  // them take turns.
+  std::unique_lock job(job_mu_, std::try_to_lock);
+  if (threads_.empty() || n < 8 || !job.owns_lock()) {
     for (size_t i = 0; i < n; ++i) fn(i);
     return;
   }
-  std::lock_guard job(job_mu_);
   std::unique_lock lock(mu_);
   fn_ = &fn;
   n_ = n;

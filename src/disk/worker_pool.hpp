@@ -20,7 +20,8 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // Calls fn(i) for every i in [0, n); returns when all calls have finished. Calls for
-  // different i may run concurrently. Not reentrant from inside fn.
+  // different i may run concurrently. While another caller's job runs, the calling thread
+  // does all of its own work. Not reentrant from inside fn.
   void parallel_for(size_t n, const std::function<void(size_t)>& fn);
 
  private:
@@ -31,7 +32,7 @@ class WorkerPool {
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  std::mutex job_mu_;  // one parallel_for at a time
+  std::mutex job_mu_;  // one job on the pool at a time
   const std::function<void(size_t)>* fn_ = nullptr;
   size_t n_ = 0;
   size_t next_ = 0;

@@ -55,6 +55,8 @@ class FaultInjectingStore final : public Store {
   Result<std::unique_ptr<DirLock>> lock(std::string_view name) override;
   Result<SpaceInfo> space() override;
   std::string describe() const override;
+  // Faults are planned by operation number, so the order must not depend on thread timing.
+  bool wants_ordered_operations() const override { return true; }
 
   // Used by the File wrapper: decides the fate of one counted operation on `name`.
   // proceed = true: run it normally; else fail with `status`. torn_bytes is set for a torn

@@ -99,6 +99,9 @@ class Store {
   virtual Result<SpaceInfo> space() = 0;
   // Human-readable location, for messages ("/home/u/secure.d", "memory").
   virtual std::string describe() const = 0;
+  // True if the caller must issue its mutating operations one at a time, in a fixed order.
+  // The engine then runs the syncs of a commit one after the other instead of at once.
+  virtual bool wants_ordered_operations() const { return false; }
 };
 
 // True if name is a valid store name: 1-64 chars of [a-z0-9._-], not "." or "..".

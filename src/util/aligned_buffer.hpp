@@ -15,12 +15,24 @@ class AlignedBuffer {
  public:
   static constexpr size_t kAlign = 4096;
 
-  explicit AlignedBuffer(size_t size) : size_(size) {
-    const size_t rounded = (size + kAlign - 1) / kAlign * kAlign;
-    void* p = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);
-    if (p == nullptr) throw std::bad_alloc();
-    std::memset(p, 0, rounded == 0 ? kAlign : rounded);
-    data_.reset(static_cast<uint8_t*>(p));
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t size) {
+    reset(size);
+    std::memset(data_.get(), 0, capacity_);
+  }
+
+  // Makes the buffer `size` bytes, contents unspecified (the caller overwrites them). Keeps the
+  // memory when it is large enough already, so a buffer reused across calls costs no allocation
+  // (and no page faults) in steady state.
+  void reset(size_t size) {
+    const size_t rounded = size == 0 ? kAlign : (size + kAlign - 1) / kAlign * kAlign;
+    if (rounded > capacity_) {
+      void* p = std::aligned_alloc(kAlign, rounded);
+      if (p == nullptr) throw std::bad_alloc();
+      data_.reset(static_cast<uint8_t*>(p));
+      capacity_ = rounded;
+    }
+    size_ = size;
   }
 
   uint8_t* data() { return data_.get(); }
@@ -33,7 +45,8 @@ class AlignedBuffer {
     void operator()(uint8_t* p) const { std::free(p); }
   };
   std::unique_ptr<uint8_t, Free> data_;
-  size_t size_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
 };
 
 }  // namespace jindisk::util

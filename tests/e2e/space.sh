@@ -62,9 +62,10 @@ for off in range(100 << 20, 164 << 20, 128 << 10):
         sys.exit(f"fallocate: {os.strerror(ctypes.get_errno())}")
 os.fsync(fd)
 EOF
-# Live data 32 MiB: at most 1.3x that plus three 4 MiB segments and 2 MiB of index over a new disk
-# (the cleaner stops at 1.2x plus two segments).
-wait_du_at_most "$SEC" $((fresh + 32 * MiB * 13 / 10 + 14 * MiB)) 60 "after punching out half of 64 MiB"
+# Live data 32 MiB: the cleaner stops at 1.2x that plus two 4 MiB segments; allow 4 MiB more for
+# the index. Releasing the punched blocks alone leaves about 79 MB here, so only cleaning gets
+# below this bound.
+wait_du_at_most "$SEC" $((fresh + 32 * MiB * 12 / 10 + 12 * MiB)) 60 "after punching out half of 64 MiB"
 log "64 MiB written then half punched out: $before -> $DU bytes"
 python3 - "$IMG" "$TMP/data64" <<'EOF' || fail "data around the holes changed after cleaning"
 import sys
