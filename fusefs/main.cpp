@@ -220,6 +220,10 @@ int serve(const DaemonOptions& o, bool creating, const KeySource& key, int ready
     InfoPublisher publisher(*disk, live_info_path(info.uuid));
     fuse_loop_config* cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(cfg, 0);
+    // The thread count bounds the host reads in flight (a read that misses the host's page
+    // cache waits in its FUSE thread), but every writer takes the write buffer's lock. At
+    // iodepth 32, 32 threads against 16: cold 4K random reads 124 vs 53 MiB/s, warm +18%,
+    // 4K random writes -20%, +40 MiB RSS. Writes are this design's strength: 16.
     fuse_loop_cfg_set_max_threads(cfg, 16);
     rc = fuse_session_loop_mt(se, cfg);
     fuse_loop_cfg_destroy(cfg);

@@ -157,12 +157,16 @@ KeyBytes random_key() {
   return key;
 }
 
-void random_keys(std::span<KeyBytes> out) {
-  static_assert(sizeof(KeyBytes) == 32);
+void random_bulk(std::span<uint8_t> out) {
   std::array<uint8_t, randombytes_SEEDBYTES> seed;
   random_bytes(seed);
-  randombytes_buf_deterministic(out.data(), out.size_bytes(), seed.data());
+  randombytes_buf_deterministic(out.data(), out.size(), seed.data());
   sodium_memzero(seed.data(), seed.size());
+}
+
+void random_keys(std::span<KeyBytes> out) {
+  static_assert(sizeof(KeyBytes) == 32);
+  random_bulk({reinterpret_cast<uint8_t*>(out.data()), out.size_bytes()});
 }
 
 Tag mac(std::span<const uint8_t, 32> key, std::span<const uint8_t> message) {

@@ -67,6 +67,8 @@ KeyBytes random_key();
 // random seed (libsodium's randombytes_buf_deterministic), so a drain of thousands of blocks
 // costs one getrandom call rather than one per block.
 void random_keys(std::span<KeyBytes> out);
+// The same stream for any bytes (a drain's segment-summary salts).
+void random_bulk(std::span<uint8_t> out);
 
 // Keyed BLAKE2b-128 MAC (for tag tables of sealed files).
 Tag mac(std::span<const uint8_t, 32> key, std::span<const uint8_t> message);

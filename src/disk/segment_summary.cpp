@@ -1,5 +1,6 @@
 #include "disk/segment_summary.hpp"
 
+#include <array>
 #include <cstring>
 
 #include "crypto/aead.hpp"
@@ -23,7 +24,14 @@ uint64_t SegmentSummary::mask(uint64_t hba, const uint8_t* salt) const {
 }
 
 void SegmentSummary::encode(uint64_t hba, uint64_t lba, std::span<uint8_t, kEntrySize> out) const {
-  crypto::random_bytes(out.first<8>());
+  std::array<uint8_t, 8> salt;
+  crypto::random_bytes(salt);
+  encode(hba, lba, salt, out);
+}
+
+void SegmentSummary::encode(uint64_t hba, uint64_t lba, std::span<const uint8_t, 8> salt,
+                            std::span<uint8_t, kEntrySize> out) const {
+  std::memcpy(out.data(), salt.data(), salt.size());
   util::put_u64(out.data() + 8, lba ^ mask(hba, out.data()));
 }
 

@@ -25,6 +25,9 @@ class SegmentSummary {
   static uint64_t area_bytes(uint32_t segment_blocks);
 
   void encode(uint64_t hba, uint64_t lba, std::span<uint8_t, kEntrySize> out) const;
+  // The same with the caller's 8 random salt bytes (a drain draws all its salts at once).
+  void encode(uint64_t hba, uint64_t lba, std::span<const uint8_t, 8> salt,
+              std::span<uint8_t, kEntrySize> out) const;
   // The LBA the entry claims; unchecked.
   uint64_t decode(uint64_t hba, std::span<const uint8_t, kEntrySize> entry) const;
 
