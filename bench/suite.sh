@@ -21,7 +21,7 @@
 #     drift in the machine's load spreads evenly.
 #  2. The AEAD ceiling on all cores (bench/aead_ceiling).
 #  3. 4K random writes with an fsync after each (fio fsync=1): jindisk, gocryptfs, the raw file
-#     and the FUSE ceiling.
+#     and the FUSE ceiling; and what one durable 4 KiB write costs on the host (bench/sync_cost).
 #  4. Scale: a fresh 1 TiB jindisk disk at the default cache gets 16 GiB through the daemon and
 #     a loop device (capped at 150 s, so that a slow build still finishes; the report says how
 #     much was written); peak RSS of the daemon, its CPU seconds per GiB written, then kill -9
