@@ -18,17 +18,20 @@ using host::FaultInjectingStore;
 using host::FaultKind;
 using host::FaultPlan;
 
+constexpr uint64_t kEndOfB = 500;  // B writes LBAs [200, 500): 300 blocks
+
 DiskConfig failure_config() {
   DiskConfig cfg;
   cfg.logical_bytes = 2u << 20;
   cfg.segment_blocks = 16;
   cfg.memtable_entries = 64;
-  cfg.write_buffer_bytes = 1u << 20;  // nothing drained before the flush
+  cfg.write_buffer_bytes = 2u << 20;  // nothing drained before the flush
   return cfg;
 }
 
 // A base image in state A, and the writes that make state B (enough to dump the memtable, so
-// the flush writes segments, a WAL, an SST and a manifest).
+// the flush writes segments, a WAL, an SST and a manifest; and 300 blocks, more than one
+// chunk of the drain's seal-while-writing pipeline, so faults land inside it too).
 struct FlushLab {
   DiskConfig cfg = failure_config();
   std::unique_ptr<MemoryStore> base;
@@ -37,7 +40,7 @@ struct FlushLab {
   uint64_t flush_first = 0, flush_last = 0;  // crash-point numbers of the flush's ops
 
   void write_b(SecureDisk& d) const {
-    for (uint64_t lba = 200; lba < 300; lba += 5) JD_REQUIRE_OK(d.write(lba, pattern(lba, 5, 2)));
+    for (uint64_t lba = 200; lba < kEndOfB; lba += 5) JD_REQUIRE_OK(d.write(lba, pattern(lba, 5, 2)));
     JD_REQUIRE_OK(d.trim(0, 3));
   }
 };
@@ -53,7 +56,7 @@ FlushLab make_flush_lab() {
   }
   lab.a.write(0, 64, 1);
   lab.b = lab.a;
-  for (uint64_t lba = 200; lba < 300; lba += 5) lab.b.write(lba, 5, 2);
+  for (uint64_t lba = 200; lba < kEndOfB; lba += 5) lab.b.write(lba, 5, 2);
   lab.b.trim(0, 3);
   auto store = lab.base->clone();
   RecordingStore rec(*store);
