@@ -1,10 +1,9 @@
-// A zero-initialised byte buffer aligned to 4096 bytes, so that whole pages of it can be written
-// with O_DIRECT (the host store writes aligned pages that way).
+// A reusable byte buffer aligned to 4096 bytes, so that whole pages of it can be written with
+// O_DIRECT (the host store writes aligned pages that way).
 #pragma once
 
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <new>
 #include <span>
@@ -16,10 +15,6 @@ class AlignedBuffer {
   static constexpr size_t kAlign = 4096;
 
   AlignedBuffer() = default;
-  explicit AlignedBuffer(size_t size) {
-    reset(size);
-    std::memset(data_.get(), 0, capacity_);
-  }
 
   // Makes the buffer `size` bytes, contents unspecified (the caller overwrites them). Keeps the
   // memory when it is large enough already, so a buffer reused across calls costs no allocation
