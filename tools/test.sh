@@ -49,6 +49,8 @@ fi
 #                    readers, and 200k puts with the compaction thread on
 #   disk-cleaner     only its threaded cases: moves under concurrent reads and writes, and the
 #                    background cleaner thread (when the suite exists)
+#   disk-endurance   only "a failed host write inside a flush": 300-block drains, each sealed on
+#                    the worker pool while a second thread writes the previous chunk
 # The other cases of index and disk-cleaner are single-threaded and take minutes under TSan.
 # A data race, lock-order inversion or thread leak fails the run (halt_on_error); each suite
 # counts as one test. libsodium is not instrumented (its work is on buffers the caller owns and
@@ -58,6 +60,7 @@ tsan_suites=(host log conformance disk-conformance)
 declare -A tsan_filtered=(
   [index]='concurrency:*,memtable*bounded*'
   [disk-cleaner]='*concurrent*,*background*cleaner*'
+  [disk-endurance]='*failed*host*write*'
 )
 tsan_target() {  # suite name -> ninja target of its executable
   case "$1" in
