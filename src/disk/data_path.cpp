@@ -85,6 +85,7 @@ Status SecureDisk::read_from_host(std::span<const uint64_t> lbas,
   uint8_t* const cipher = cipher_buffer.data();
   std::vector<size_t> slot_of(n);
   const uint32_t sb = header_.segment_blocks;
+  std::vector<std::pair<size_t, size_t>> runs;  // (first position in `order`, length)
   for (size_t k = 0; k < order.size();) {
     size_t run = 1;
     while (k + run < order.size() && refs[order[k + run]].hba == refs[order[k]].hba + run &&
@@ -92,10 +93,18 @@ Status SecureDisk::read_from_host(std::span<const uint64_t> lbas,
       ++run;
     }
     for (size_t j = 0; j < run; ++j) slot_of[order[k + j]] = k + j;
+    runs.emplace_back(k, run);
+    k += run;
+  }
+  // Placement is shuffled, so one request is often many scattered host reads: ask for all
+  // but the first up front, so that they overlap instead of waiting on the host one by one.
+  for (size_t r = 1; r < runs.size(); ++r) {
+    segments_->prefetch(refs[order[runs[r].first]].hba, runs[r].second);
+  }
+  for (const auto& [k, run] : runs) {
     Status s = segments_->read(refs[order[k]].hba,
                                std::span(cipher + k * kBlockSize, run * kBlockSize));
     if (!s.is_ok()) return s.with_context("read of block " + std::to_string(lbas[order[k]]));
-    k += run;
   }
   std::vector<Status> results(n);
   pool_->parallel_for(n, [&](size_t m) {

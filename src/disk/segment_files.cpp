@@ -13,7 +13,7 @@ SegmentFiles::SegmentFiles(host::Store& store, uint32_t segment_blocks, size_t m
     : store_(store),
       segment_blocks_(segment_blocks),
       summary_bytes_(SegmentSummary::area_bytes(segment_blocks)),
-      max_open_(max_open) {}
+      max_open_(max_open != 0 ? max_open : store.open_file_budget()) {}
 
 uint64_t SegmentFiles::slot_offset(uint32_t segment_blocks, uint32_t slot) {
   return SegmentSummary::area_bytes(segment_blocks) + uint64_t(slot) * crypto::kBlockSize;
@@ -25,13 +25,23 @@ std::optional<uint64_t> SegmentFiles::parse_name(std::string_view name) {
   return util::parse_id_name("seg-", name);
 }
 
-Result<std::shared_ptr<host::File>> SegmentFiles::file(uint64_t segment, bool for_write) {
-  // Called with mu_ held.
+std::shared_ptr<host::File> SegmentFiles::cached_locked(uint64_t segment) {
   if (auto it = open_.find(segment); it != open_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);
     return it->second->second;
   }
   if (auto it = dirty_.find(segment); it != dirty_.end()) return it->second;
+  return nullptr;
+}
+
+Result<std::shared_ptr<host::File>> SegmentFiles::file(uint64_t segment, bool for_write) {
+  uint64_t removals;
+  {
+    std::lock_guard lock(mu_);
+    if (auto f = cached_locked(segment)) return f;
+    removals = removals_;
+  }
+  // Opening takes several system calls; readers of other segments need not wait for them.
   auto opened = store_.open(name(segment), for_write ? host::OpenMode::kCreateOrOpen
                                                      : host::OpenMode::kExisting);
   if (!opened.is_ok()) {
@@ -40,8 +50,13 @@ Result<std::shared_ptr<host::File>> SegmentFiles::file(uint64_t segment, bool fo
     }
     return opened.status();
   }
-  if (for_write) created_ = true;  // cheap over-approximation: the commit syncs the directory
   std::shared_ptr<host::File> f(std::move(opened).value());
+  std::lock_guard lock(mu_);
+  if (for_write) created_ = true;  // cheap over-approximation: the commit syncs the directory
+  // Another thread may have opened it meanwhile: keep one handle, so dirty_ covers every write.
+  if (auto cached = cached_locked(segment)) return cached;
+  // A file removed meanwhile must not be cached: its number may be reused for a new file.
+  if (removals != removals_) return f;
   lru_.emplace_front(segment, f);
   open_[segment] = lru_.begin();
   while (lru_.size() > max_open_) {
@@ -56,10 +71,9 @@ Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks,
   const uint64_t segment = first_hba / segment_blocks_;
   const uint64_t slot = first_hba % segment_blocks_;
   const uint64_t offset = summary_bytes_ + slot * crypto::kBlockSize;
-  std::shared_ptr<host::File> f;
+  JD_ASSIGN_OR_RETURN(std::shared_ptr<host::File> f, file(segment, true));
   {
     std::lock_guard lock(mu_);
-    JD_ASSIGN_OR_RETURN(f, file(segment, true));
     dirty_[segment] = f;
   }
   JD_TRY(f->write_at(slot * SegmentSummary::kEntrySize, summary_entries));
@@ -74,20 +88,21 @@ Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks,
 Status SegmentFiles::read(uint64_t first_hba, std::span<uint8_t> out) {
   const uint64_t segment = first_hba / segment_blocks_;
   const uint64_t offset = summary_bytes_ + (first_hba % segment_blocks_) * crypto::kBlockSize;
-  std::shared_ptr<host::File> f;
-  {
-    std::lock_guard lock(mu_);
-    JD_ASSIGN_OR_RETURN(f, file(segment, false));
-  }
+  JD_ASSIGN_OR_RETURN(std::shared_ptr<host::File> f, file(segment, false));
   return f->read_exact(offset, out).with_context(name(segment));
 }
 
-Result<std::vector<uint8_t>> SegmentFiles::read_summary(uint64_t segment) {
-  std::shared_ptr<host::File> f;
-  {
-    std::lock_guard lock(mu_);
-    JD_ASSIGN_OR_RETURN(f, file(segment, false));
+void SegmentFiles::prefetch(uint64_t first_hba, size_t blocks) {
+  const uint64_t segment = first_hba / segment_blocks_;
+  auto f = file(segment, false);
+  if (f.is_ok()) {
+    f.value()->prefetch(summary_bytes_ + (first_hba % segment_blocks_) * crypto::kBlockSize,
+                        blocks * crypto::kBlockSize);
   }
+}
+
+Result<std::vector<uint8_t>> SegmentFiles::read_summary(uint64_t segment) {
+  JD_ASSIGN_OR_RETURN(std::shared_ptr<host::File> f, file(segment, false));
   // A short file is fine: entries past its end were never written and stay zero.
   std::vector<uint8_t> area(summary_bytes_, 0);
   auto n = f->read_at(0, area);
@@ -118,24 +133,22 @@ Status SegmentFiles::sync_dirty() {
 }
 
 Status SegmentFiles::remove(uint64_t segment) {
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = open_.find(segment); it != open_.end()) {
-      lru_.erase(it->second);
-      open_.erase(it);
-    }
-    dirty_.erase(segment);
-    sizes_.erase(segment);
+  Status removed = store_.remove(name(segment));
+  // Forget the file after it is gone: a reader that opened it up to the unlink then sees the
+  // removal count change and does not cache its handle.
+  std::lock_guard lock(mu_);
+  if (auto it = open_.find(segment); it != open_.end()) {
+    lru_.erase(it->second);
+    open_.erase(it);
   }
-  return store_.remove(name(segment));
+  dirty_.erase(segment);
+  sizes_.erase(segment);
+  ++removals_;
+  return removed;
 }
 
 Status SegmentFiles::learn_size(uint64_t segment) {
-  std::shared_ptr<host::File> f;
-  {
-    std::lock_guard lock(mu_);
-    JD_ASSIGN_OR_RETURN(f, file(segment, false));
-  }
+  JD_ASSIGN_OR_RETURN(std::shared_ptr<host::File> f, file(segment, false));
   JD_ASSIGN_OR_RETURN(uint64_t size, f->size());
   std::lock_guard lock(mu_);
   sizes_[segment] = size;

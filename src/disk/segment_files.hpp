@@ -23,7 +23,8 @@ namespace jindisk::disk {
 
 class SegmentFiles {
  public:
-  SegmentFiles(host::Store& store, uint32_t segment_blocks, size_t max_open = 128);
+  // Keeps up to max_open files open (0: as many as the store's open_file_budget()).
+  SegmentFiles(host::Store& store, uint32_t segment_blocks, size_t max_open = 0);
 
   static std::string name(uint64_t segment);
   static std::optional<uint64_t> parse_name(std::string_view name);
@@ -38,6 +39,8 @@ class SegmentFiles {
   // Reads consecutive blocks starting at first_hba (inside one segment). A missing file or a
   // short read is kCorruption: the index says the block is there.
   Status read(uint64_t first_hba, std::span<uint8_t> out);
+  // Hints that read(first_hba, blocks * 4096 bytes) follows soon (errors are left to read()).
+  void prefetch(uint64_t first_hba, size_t blocks);
   // The segment's summary area; bytes never written read as zero.
   Result<std::vector<uint8_t>> read_summary(uint64_t segment);
   // fdatasync every file written since the last call; sync_dir if one was created.
@@ -53,7 +56,9 @@ class SegmentFiles {
   uint64_t total_bytes() const;
 
  private:
+  // An open handle for the segment, from the cache or freshly opened (without mu_ held).
   Result<std::shared_ptr<host::File>> file(uint64_t segment, bool for_write);
+  std::shared_ptr<host::File> cached_locked(uint64_t segment);
 
   host::Store& store_;
   const uint32_t segment_blocks_;
@@ -65,6 +70,7 @@ class SegmentFiles {
   std::map<uint64_t, decltype(lru_)::iterator> open_;
   std::map<uint64_t, std::shared_ptr<host::File>> dirty_;
   std::map<uint64_t, uint64_t> sizes_;  // segment -> file size
+  uint64_t removals_ = 0;  // remove() calls so far: an open that raced one is not cached
   bool created_ = false;
   uint64_t bytes_written_ = 0;
 };

@@ -57,6 +57,7 @@ class FaultInjectingStore final : public Store {
   std::string describe() const override;
   // Faults are planned by operation number, so the order must not depend on thread timing.
   bool wants_ordered_operations() const override { return true; }
+  size_t open_file_budget() const override { return inner_.open_file_budget(); }
 
   // Used by the File wrapper: decides the fate of one counted operation on `name`.
   // proceed = true: run it normally; else fail with `status`. torn_bytes is set for a torn

@@ -25,6 +25,7 @@ class PosixStore final : public Store {
   Result<std::unique_ptr<DirLock>> lock(std::string_view name) override;
   Result<SpaceInfo> space() override;
   std::string describe() const override { return path_; }
+  size_t open_file_budget() const override;
 
  private:
   PosixStore(int dir_fd, std::string path) : dir_fd_(dir_fd), path_(std::move(path)) {}

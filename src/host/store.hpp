@@ -45,6 +45,10 @@ class File {
   // Makes every completed write_at durable (fdatasync).
   virtual Status sync() = 0;
 
+  // A hint that [offset, offset + bytes) will be read soon: the store may start fetching it
+  // without waiting, so that reads of several scattered ranges overlap. No effect on results.
+  virtual void prefetch(uint64_t offset, size_t bytes) { (void)offset, (void)bytes; }
+
   virtual Result<uint64_t> size() = 0;
 
   // Sets the file size; bytes past a grown size read as zeros. Durable after sync().
@@ -102,6 +106,9 @@ class Store {
   // True if the caller must issue its mutating operations one at a time, in a fixed order.
   // The engine then runs the syncs of a commit one after the other instead of at once.
   virtual bool wants_ordered_operations() const { return false; }
+  // How many Files a caller that caches open files should keep open at once: enough to be
+  // useful, few enough to leave the process room for everything else it opens.
+  virtual size_t open_file_budget() const { return 4096; }
 };
 
 // True if name is a valid store name: 1-64 chars of [a-z0-9._-], not "." or "..".

@@ -211,8 +211,13 @@ kill -TERM "$PID"
 wait_exit_status rc "$PID" 20
 [[ $rc -eq 0 ]] || fail "-d daemon after SIGTERM: expected exit 0, got $rc"
 
-step "umount (not fusermount3): final commit, exit 0"
+step "umount (not fusermount3): final commit, exit 0; the daemon lifts its descriptor soft limit"
+old_nofile=$(ulimit -Sn)
+ulimit -Sn 1024
 start_fg PID "$SEC" "$MNT" "$TMP/fg3.log"
+ulimit -Sn "$old_nofile"
+read -r _ _ _ soft hard _ < <(grep "^Max open files" "/proc/$PID/limits")
+[[ $soft == "$hard" ]] || fail "descriptor limit of the daemon: soft $soft, hard $hard (expected equal)"
 dd if="$TMP/data1" of="$IMG" bs=1M seek=120 conv=notrunc,fsync status=none
 timeout 60 umount "$MNT" || fail "umount $MNT failed"
 wait_exit_status rc "$PID" 20

@@ -5,12 +5,14 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -193,6 +195,41 @@ class TmpfsMount {
   bool mounted_ = false;
   std::string error_;
 };
+
+size_t open_descriptors() {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) n += !e.path().empty();
+  return n;
+}
+
+TEST_CASE("the open-file budget leaves three quarters of the descriptor limit free") {
+  TempDir dir;
+  auto store = must_open_dir(dir.path());
+  struct rlimit saved {};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  REQUIRE(saved.rlim_max >= 1024);
+  struct rlimit small = saved;
+  small.rlim_cur = 1024;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &small) == 0);
+  const size_t budget = store->open_file_budget();
+  CHECK(budget == 128);
+  // Keeping that many files open uses at most a quarter of the limit.
+  const size_t before = open_descriptors();
+  std::vector<std::unique_ptr<File>> files;
+  for (size_t i = 0; i < budget; ++i) {
+    auto f = store->open("f" + std::to_string(i), OpenMode::kCreateNew);
+    REQUIRE(f.is_ok());
+    files.push_back(std::move(f).value());
+  }
+  CHECK(open_descriptors() - before <= 1024 / 4);
+  files.clear();
+  if (saved.rlim_max == RLIM_INFINITY || saved.rlim_max >= 1u << 20) {
+    small.rlim_cur = 1u << 20;
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &small) == 0);
+    CHECK(store->open_file_budget() == 8192);  // capped: enough for 32 GiB of 4 MiB segments
+  }
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+}
 
 TEST_CASE("a full file system is reported as kNoSpace") {
   TempDir tmp;

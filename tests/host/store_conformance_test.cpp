@@ -119,6 +119,22 @@ TEST_CASE_TEMPLATE("read past end returns a short count, read_exact reports corr
   CHECK(f->read_exact(0, std::span<uint8_t>()).is_ok());
 }
 
+TEST_CASE_TEMPLATE("prefetch is only a hint: contents, size and errors are unchanged", F,
+                   STORE_TYPES) {
+  F fx;
+  auto f = must_open(fx.store(), "hinted", OpenMode::kCreateNew);
+  REQUIRE(f->write_at(0, bytes("0123456789")).is_ok());
+  f->prefetch(0, 10);
+  f->prefetch(4, 1 << 20);               // past the end
+  f->prefetch(uint64_t(1) << 62, 4096);  // far past the end
+  f->prefetch(UINT64_MAX - 10, 4096);    // beyond what the host can address
+  std::vector<uint8_t> buf(10);
+  REQUIRE(f->read_exact(0, buf).is_ok());
+  CHECK(text(buf) == "0123456789");
+  CHECK(*f->size() == 10);
+  CHECK(f->read_exact(4, std::span(buf).first(8)).code() == Code::kCorruption);
+}
+
 TEST_CASE_TEMPLATE("truncate shrinks and grows with zeros", F, STORE_TYPES) {
   F fx;
   auto f = must_open(fx.store(), "t", OpenMode::kCreateNew);
@@ -257,6 +273,7 @@ TEST_CASE_TEMPLATE("space reports free bytes within total", F, STORE_TYPES) {
   CHECK(info->total_bytes > 0);
   CHECK(info->free_bytes <= info->total_bytes);
   CHECK_FALSE(fx.store().describe().empty());
+  CHECK(fx.store().open_file_budget() >= 32);
 }
 
 TEST_CASE_TEMPLATE("distinct files can be used from several threads", F, STORE_TYPES) {
