@@ -67,12 +67,12 @@ Status SecureDisk::read(uint64_t lba, std::span<uint8_t> out) {
     outs.push_back(out.data() + i * kBlockSize);
   }
   if (lbas.empty()) return Status::ok();
-  return read_from_host(lbas, refs, outs);
+  return read_from_host(lbas, refs, outs, sequential_reads_.observe(lba, n));
 }
 
 Status SecureDisk::read_from_host(std::span<const uint64_t> lbas,
                                   std::span<const index::BlockRef> refs,
-                                  std::span<uint8_t* const> outs) {
+                                  std::span<uint8_t* const> outs, bool scan) {
   // Read runs of consecutive host blocks with one call each, then open all blocks in parallel.
   const size_t n = lbas.size();
   std::vector<size_t> order(n);
@@ -98,8 +98,17 @@ Status SecureDisk::read_from_host(std::span<const uint64_t> lbas,
   }
   // Placement is shuffled, so one request is often many scattered host reads: ask for all
   // but the first up front, so that they overlap instead of waiting on the host one by one.
-  for (size_t r = 1; r < runs.size(); ++r) {
-    segments_->prefetch(refs[order[runs[r].first]].hba, runs[r].second);
+  // A scan will read every block of these segments soon: ask for them whole (large host
+  // reads instead of 4 KiB ones).
+  if (scan) {
+    for (size_t k = 0; k < n; ++k) {
+      const uint64_t segment = refs[order[k]].hba / sb;
+      if (k == 0 || segment != refs[order[k - 1]].hba / sb) segments_->prefetch_segment(segment);
+    }
+  } else {
+    for (size_t r = 1; r < runs.size(); ++r) {
+      segments_->prefetch(refs[order[runs[r].first]].hba, runs[r].second);
+    }
   }
   for (const auto& [k, run] : runs) {
     Status s = segments_->read(refs[order[k]].hba,

@@ -38,6 +38,7 @@
 #include "disk/disk_header.hpp"
 #include "disk/segment_files.hpp"
 #include "disk/segment_summary.hpp"
+#include "disk/sequential_reads.hpp"
 #include "disk/space_reserve.hpp"
 #include "disk/worker_pool.hpp"
 #include "host/store.hpp"
@@ -118,9 +119,10 @@ class SecureDisk final : public Disk {
   Result<std::optional<size_t>> move_live_blocks(uint64_t victim);
   bool background_clean();
   // Reads and authenticates block m = LBA lbas[m] at refs[m] into outs[m] (4 KiB each).
-  // kCorruption (with a warning) if a block fails authentication.
+  // kCorruption (with a warning) if a block fails authentication. `scan`: part of a sequential
+  // scan, so the segments holding these blocks are fetched whole.
   Status read_from_host(std::span<const uint64_t> lbas, std::span<const index::BlockRef> refs,
-                        std::span<uint8_t* const> outs);
+                        std::span<uint8_t* const> outs, bool scan = false);
   std::array<uint8_t, 40> block_ad(uint64_t lba, uint64_t hba) const;
 
   // Commit (commit.cpp).
@@ -144,6 +146,7 @@ class SecureDisk final : public Disk {
   std::unique_ptr<SegmentSummary> summary_;
   std::unique_ptr<SpaceReserve> reserve_;  // under flush_mu_; null when read-only
   std::unique_ptr<WorkerPool> pool_;
+  SequentialReads sequential_reads_;
 
   mutable std::mutex flush_mu_;
   mutable std::shared_mutex reclaim_mu_;

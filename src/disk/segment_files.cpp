@@ -101,6 +101,21 @@ void SegmentFiles::prefetch(uint64_t first_hba, size_t blocks) {
   }
 }
 
+void SegmentFiles::prefetch_segment(uint64_t segment) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    auto [it, fresh] = prefetched_.try_emplace(segment, now);
+    if (!fresh && now - it->second < kSegmentPrefetchInterval) return;
+    it->second = now;
+    if (prefetched_.size() > 4 * max_open_) {
+      std::erase_if(prefetched_, [&](const auto& e) { return now - e.second >= kSegmentPrefetchInterval; });
+    }
+  }
+  auto f = file(segment, false);
+  if (f.is_ok()) f.value()->prefetch(0, summary_bytes_ + uint64_t(segment_blocks_) * crypto::kBlockSize);
+}
+
 Result<std::vector<uint8_t>> SegmentFiles::read_summary(uint64_t segment) {
   JD_ASSIGN_OR_RETURN(std::shared_ptr<host::File> f, file(segment, false));
   // A short file is fine: entries past its end were never written and stay zero.
@@ -143,6 +158,7 @@ Status SegmentFiles::remove(uint64_t segment) {
   }
   dirty_.erase(segment);
   sizes_.erase(segment);
+  prefetched_.erase(segment);
   ++removals_;
   return removed;
 }

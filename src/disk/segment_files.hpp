@@ -4,6 +4,7 @@
 // files written since the last sync_dirty() so that the commit can fdatasync exactly those.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -41,6 +42,10 @@ class SegmentFiles {
   Status read(uint64_t first_hba, std::span<uint8_t> out);
   // Hints that read(first_hba, blocks * 4096 bytes) follows soon (errors are left to read()).
   void prefetch(uint64_t first_hba, size_t blocks);
+  // Hints that the whole segment will be read soon (a sequential scan). Asks the host at most
+  // once per kSegmentPrefetchInterval per segment: the scan's later reads find it cached.
+  void prefetch_segment(uint64_t segment);
+  static constexpr std::chrono::seconds kSegmentPrefetchInterval{10};
   // The segment's summary area; bytes never written read as zero.
   Result<std::vector<uint8_t>> read_summary(uint64_t segment);
   // fdatasync every file written since the last call; sync_dir if one was created.
@@ -70,6 +75,7 @@ class SegmentFiles {
   std::map<uint64_t, decltype(lru_)::iterator> open_;
   std::map<uint64_t, std::shared_ptr<host::File>> dirty_;
   std::map<uint64_t, uint64_t> sizes_;  // segment -> file size
+  std::map<uint64_t, std::chrono::steady_clock::time_point> prefetched_;  // by prefetch_segment
   uint64_t removals_ = 0;  // remove() calls so far: an open that raced one is not cached
   bool created_ = false;
   uint64_t bytes_written_ = 0;
