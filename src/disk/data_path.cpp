@@ -101,9 +101,12 @@ Status SecureDisk::read_from_host(std::span<const uint64_t> lbas,
   // A scan will read every block of these segments soon: ask for them whole (large host
   // reads instead of 4 KiB ones).
   if (scan) {
-    for (size_t k = 0; k < n; ++k) {
-      const uint64_t segment = refs[order[k]].hba / sb;
-      if (k == 0 || segment != refs[order[k - 1]].hba / sb) segments_->prefetch_segment(segment);
+    // Runs are sorted by HBA and never cross a segment: one hint per segment.
+    for (size_t r = 0; r < runs.size(); ++r) {
+      const uint64_t segment = refs[order[runs[r].first]].hba / sb;
+      if (r == 0 || segment != refs[order[runs[r - 1].first]].hba / sb) {
+        segments_->prefetch_segment(segment);
+      }
     }
   } else {
     for (size_t r = 1; r < runs.size(); ++r) {

@@ -19,7 +19,9 @@ uint64_t SegmentFiles::slot_offset(uint32_t segment_blocks, uint32_t slot) {
   return SegmentSummary::area_bytes(segment_blocks) + uint64_t(slot) * crypto::kBlockSize;
 }
 
-std::string SegmentFiles::name(uint64_t segment) { return util::id_name("seg-", segment); }
+std::string SegmentFiles::name(uint64_t segment) {
+  return util::id_name("seg-", segment);
+}
 
 std::optional<uint64_t> SegmentFiles::parse_name(std::string_view name) {
   return util::parse_id_name("seg-", name);
@@ -42,8 +44,8 @@ Result<std::shared_ptr<host::File>> SegmentFiles::file(uint64_t segment, bool fo
     removals = removals_;
   }
   // Opening takes several system calls; readers of other segments need not wait for them.
-  auto opened = store_.open(name(segment), for_write ? host::OpenMode::kCreateOrOpen
-                                                     : host::OpenMode::kExisting);
+  auto opened = store_.open(name(segment),
+                            for_write ? host::OpenMode::kCreateOrOpen : host::OpenMode::kExisting);
   if (!opened.is_ok()) {
     if (opened.status().code() == Code::kNotFound) {
       return Status::corruption("data segment " + name(segment) + " is missing");
@@ -70,7 +72,7 @@ Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks,
                            std::span<const uint8_t> summary_entries) {
   const uint64_t segment = first_hba / segment_blocks_;
   const uint64_t slot = first_hba % segment_blocks_;
-  const uint64_t offset = summary_bytes_ + slot * crypto::kBlockSize;
+  const uint64_t offset = slot_offset(segment_blocks_, slot);
   JD_ASSIGN_OR_RETURN(std::shared_ptr<host::File> f, file(segment, true));
   {
     std::lock_guard lock(mu_);
@@ -87,18 +89,15 @@ Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks,
 
 Status SegmentFiles::read(uint64_t first_hba, std::span<uint8_t> out) {
   const uint64_t segment = first_hba / segment_blocks_;
-  const uint64_t offset = summary_bytes_ + (first_hba % segment_blocks_) * crypto::kBlockSize;
+  const uint64_t offset = slot_offset(segment_blocks_, first_hba % segment_blocks_);
   JD_ASSIGN_OR_RETURN(std::shared_ptr<host::File> f, file(segment, false));
   return f->read_exact(offset, out).with_context(name(segment));
 }
 
 void SegmentFiles::prefetch(uint64_t first_hba, size_t blocks) {
-  const uint64_t segment = first_hba / segment_blocks_;
-  auto f = file(segment, false);
-  if (f.is_ok()) {
-    f.value()->prefetch(summary_bytes_ + (first_hba % segment_blocks_) * crypto::kBlockSize,
-                        blocks * crypto::kBlockSize);
-  }
+  const uint64_t offset = slot_offset(segment_blocks_, first_hba % segment_blocks_);
+  auto f = file(first_hba / segment_blocks_, false);
+  if (f.is_ok()) f.value()->prefetch(offset, blocks * crypto::kBlockSize);
 }
 
 void SegmentFiles::prefetch_segment(uint64_t segment) {
@@ -109,11 +108,12 @@ void SegmentFiles::prefetch_segment(uint64_t segment) {
     if (!fresh && now - it->second < kSegmentPrefetchInterval) return;
     it->second = now;
     if (prefetched_.size() > 4 * max_open_) {
-      std::erase_if(prefetched_, [&](const auto& e) { return now - e.second >= kSegmentPrefetchInterval; });
+      std::erase_if(prefetched_,
+                    [&](const auto& e) { return now - e.second >= kSegmentPrefetchInterval; });
     }
   }
   auto f = file(segment, false);
-  if (f.is_ok()) f.value()->prefetch(0, summary_bytes_ + uint64_t(segment_blocks_) * crypto::kBlockSize);
+  if (f.is_ok()) f.value()->prefetch(0, slot_offset(segment_blocks_, segment_blocks_));
 }
 
 Result<std::vector<uint8_t>> SegmentFiles::read_summary(uint64_t segment) {

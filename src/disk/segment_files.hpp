@@ -74,7 +74,7 @@ class SegmentFiles {
   std::list<std::pair<uint64_t, std::shared_ptr<host::File>>> lru_;
   std::map<uint64_t, decltype(lru_)::iterator> open_;
   std::map<uint64_t, std::shared_ptr<host::File>> dirty_;
-  std::map<uint64_t, uint64_t> sizes_;  // segment -> file size
+  std::map<uint64_t, uint64_t> sizes_;                                    // segment -> file size
   std::map<uint64_t, std::chrono::steady_clock::time_point> prefetched_;  // by prefetch_segment
   uint64_t removals_ = 0;  // remove() calls so far: an open that raced one is not cached
   bool created_ = false;

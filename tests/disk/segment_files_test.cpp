@@ -19,7 +19,9 @@ constexpr uint32_t kSegmentBlocks = 16;
 constexpr size_t kBlock = 4096;
 
 // Block `slot` of segment `seg` is filled with a byte derived from both.
-uint8_t fill_of(uint64_t seg, uint64_t slot) { return static_cast<uint8_t>(seg * 17 + slot + 1); }
+uint8_t fill_of(uint64_t seg, uint64_t slot) {
+  return static_cast<uint8_t>(seg * 17 + slot + 1);
+}
 
 void write_segment(SegmentFiles& files, uint64_t seg) {
   std::vector<uint8_t> blocks(kSegmentBlocks * kBlock);
@@ -104,7 +106,8 @@ TEST_CASE("a segment removed while readers open it is never written through a st
   CHECK(wrong == 0);
 }
 
-TEST_CASE("reading or prefetching a missing segment: corruption for the read, nothing for the hint") {
+TEST_CASE(
+    "reading or prefetching a missing segment: corruption for the read, nothing for the hint") {
   host::MemoryStore store;
   SegmentFiles files(store, kSegmentBlocks);
   files.prefetch(5 * kSegmentBlocks, 4);

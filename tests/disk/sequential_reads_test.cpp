@@ -162,7 +162,8 @@ TEST_CASE("the disk asks the host for whole segments during a scan, for single b
   auto whole_segment_hints = [&] {
     size_t whole = 0;
     for (const Hint& h : store.log.take()) {
-      whole += h.offset == 0 && h.bytes == SegmentFiles::slot_offset(kSegmentBlocks, kSegmentBlocks);
+      whole +=
+          h.offset == 0 && h.bytes == SegmentFiles::slot_offset(kSegmentBlocks, kSegmentBlocks);
     }
     return whole;
   };
