@@ -238,13 +238,15 @@ Status SecureDisk::seal_and_place(std::vector<std::pair<uint64_t, Block*>>& bloc
   std::vector<crypto::KeyBytes> keys(n);
   crypto::random_keys(keys);
   // One getrandom for all summary salts: one per block was ~3% of a write-heavy profile.
-  std::vector<uint8_t> salts(n * 8);
+  constexpr size_t kSalt = SegmentSummary::kSaltSize;
+  std::vector<uint8_t> salts(n * kSalt);
   crypto::random_bulk(salts);
 
   auto seal_range = [&](size_t begin, size_t end) {
     pool_->parallel_for(end - begin, [&](size_t k) {
       const size_t i = begin + k;
-      summary_->encode(hbas[i], blocks[i].first, std::span<const uint8_t, 8>(salts.data() + i * 8, 8),
+      summary_->encode(hbas[i], blocks[i].first,
+                       std::span<const uint8_t, kSalt>(salts.data() + i * kSalt, kSalt),
                        std::span<uint8_t, SegmentSummary::kEntrySize>(
                            entries.data() + i * SegmentSummary::kEntrySize, SegmentSummary::kEntrySize));
       refs[i].hba = hbas[i];

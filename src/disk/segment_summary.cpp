@@ -1,11 +1,9 @@
 #include "disk/segment_summary.hpp"
 
-#include <array>
 #include <cstring>
 
 #include "crypto/aead.hpp"
 #include "crypto/prf.hpp"
-#include "crypto/sodium.hpp"
 #include "util/le.hpp"
 
 namespace jindisk::disk {
@@ -23,13 +21,7 @@ uint64_t SegmentSummary::mask(uint64_t hba, const uint8_t* salt) const {
   return crypto::prf64(key_, message);
 }
 
-void SegmentSummary::encode(uint64_t hba, uint64_t lba, std::span<uint8_t, kEntrySize> out) const {
-  std::array<uint8_t, 8> salt;
-  crypto::random_bytes(salt);
-  encode(hba, lba, salt, out);
-}
-
-void SegmentSummary::encode(uint64_t hba, uint64_t lba, std::span<const uint8_t, 8> salt,
+void SegmentSummary::encode(uint64_t hba, uint64_t lba, std::span<const uint8_t, kSaltSize> salt,
                             std::span<uint8_t, kEntrySize> out) const {
   std::memcpy(out.data(), salt.data(), salt.size());
   util::put_u64(out.data() + 8, lba ^ mask(hba, out.data()));

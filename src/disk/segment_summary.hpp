@@ -18,15 +18,15 @@ namespace jindisk::disk {
 class SegmentSummary {
  public:
   static constexpr size_t kEntrySize = 16;
+  static constexpr size_t kSaltSize = 8;
 
   explicit SegmentSummary(crypto::SecretKey key) : key_(std::move(key)) {}
 
   // Bytes before slot 0's data: the entries, rounded up to whole 4 KiB pages.
   static uint64_t area_bytes(uint32_t segment_blocks);
 
-  void encode(uint64_t hba, uint64_t lba, std::span<uint8_t, kEntrySize> out) const;
-  // The same with the caller's 8 random salt bytes (a drain draws all its salts at once).
-  void encode(uint64_t hba, uint64_t lba, std::span<const uint8_t, 8> salt,
+  // `salt`: fresh random bytes (a drain draws all of its salts at once, crypto::random_bulk).
+  void encode(uint64_t hba, uint64_t lba, std::span<const uint8_t, kSaltSize> salt,
               std::span<uint8_t, kEntrySize> out) const;
   // The LBA the entry claims; unchecked.
   uint64_t decode(uint64_t hba, std::span<const uint8_t, kEntrySize> entry) const;

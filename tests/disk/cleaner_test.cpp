@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "crypto/aead.hpp"
 #include "disk_test_util.hpp"
 
 namespace jindisk::disk::test {
@@ -416,9 +417,12 @@ TEST_CASE("summary entries reveal no LBA: one LBA written twice gives unrelated 
   const crypto::SecretKey key = crypto::SecretKey::random();
   SegmentSummary summary(crypto::SecretKey::from_bytes(key.bytes()));
   std::array<uint8_t, SegmentSummary::kEntrySize> a{}, b{}, c{};
-  summary.encode(100, 42, a);
-  summary.encode(100, 42, b);  // the same LBA at the same HBA again
-  summary.encode(101, 42, c);
+  // Salts drawn as a drain draws them: one stream for all entries.
+  std::array<std::array<uint8_t, SegmentSummary::kSaltSize>, 3> salts;
+  crypto::random_bulk({salts[0].data(), sizeof salts});
+  summary.encode(100, 42, salts[0], a);
+  summary.encode(100, 42, salts[1], b);  // the same LBA at the same HBA again
+  summary.encode(101, 42, salts[2], c);
   CHECK(a != b);
   CHECK(a != c);
   CHECK(summary.decode(100, a) == 42);
