@@ -92,7 +92,7 @@ Status SegmentFiles::read(uint64_t first_hba, std::span<uint8_t> out) {
   const uint64_t offset = slot_offset(segment_blocks_, first_hba % segment_blocks_);
   JD_ASSIGN_OR_RETURN(std::shared_ptr<host::File> f, file(segment, false));
   Status s = f->read_exact(offset, out);
-  // The name only on failure: formatting it for every read was a visible share of 4K reads.
+  // The name only on failure: formatting it for every read showed up in a 4K read profile.
   return s.is_ok() ? s : s.with_context(name(segment));
 }
 
