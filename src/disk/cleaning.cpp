@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
-#include <random>
 
+#include "crypto/shuffle.hpp"
 #include "crypto/sodium.hpp"
 #include "disk/secure_disk.hpp"
 
@@ -109,7 +109,7 @@ Result<std::optional<size_t>> SecureDisk::move_live_blocks(uint64_t victim) {
   // Seal again under fresh keys at new places, in an order unrelated to the old one.
   std::vector<size_t> order(slots.size());
   std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), std::mt19937_64(std::random_device{}()));
+  crypto::random_shuffle(std::span(order));
   std::vector<std::pair<uint64_t, Block*>> blocks;
   blocks.reserve(order.size());
   for (size_t k : order) blocks.emplace_back(lbas[k], &plain[k]);

@@ -3,9 +3,9 @@
 #include <condition_variable>
 #include <cstring>
 #include <numeric>
-#include <random>
 #include <thread>
 
+#include "crypto/shuffle.hpp"
 #include "crypto/sodium.hpp"
 #include "disk/secure_disk.hpp"
 #include "util/aligned_buffer.hpp"
@@ -179,7 +179,7 @@ Status SecureDisk::drain_locked() {
     for (auto& [lba, b] : draining_) blocks.emplace_back(lba, b.get());
   }
   // Host placement must not mirror logical order (JinDisk laid blocks out in LBA order).
-  std::shuffle(blocks.begin(), blocks.end(), std::mt19937_64(std::random_device{}()));
+  crypto::random_shuffle(std::span(blocks));
   std::vector<index::BlockRef> refs;
   Status s = seal_and_place(blocks, refs, AllocFor::kUser);
   if (!s.is_ok()) {
