@@ -9,12 +9,19 @@
 // One difference, in its favour: a read replies straight from memory, where jindisk-fuse must
 // decrypt into a buffer first. That is the point of a ceiling.
 //
-//   memfs_fuse [--size BYTES[K|M|G]] [-f] MOUNTPOINT
+// With --backing FILE it is a passthrough instead: the bytes live in FILE (created or truncated
+// to the size), read with buffered pread into a buffer and written with O_DIRECT from an aligned
+// copy, the way jindisk-fuse's host store reads and writes segments; still no crypto and no
+// engine. It bounds any disk that keeps its data in host files that way: after writes, reads
+// come from the host device, not the page cache.
+//
+//   memfs_fuse [--size BYTES[K|M|G]] [--backing FILE] [-f] MOUNTPOINT
 //
 // Daemonizes once mounted (so the caller knows the file is there when it returns), unless -f.
 // Unmount with fusermount3 -u. Bench-only: not installed, not tested.
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -40,7 +47,33 @@ struct MemFile {
   uint8_t* bytes = nullptr;  // an anonymous mapping: pages appear as they are first written
   uint64_t size = 0;
   timespec time{};
+  int buffered_fd = -1;  // --backing: reads
+  int direct_fd = -1;    // --backing: writes of whole aligned pages (O_DIRECT)
 };
+
+// A per-thread page-aligned buffer of at least `size` bytes (O_DIRECT needs aligned memory).
+uint8_t* thread_buffer(size_t size) {
+  thread_local uint8_t* buffer = nullptr;
+  thread_local size_t capacity = 0;
+  if (capacity < size) {
+    std::free(buffer);
+    buffer = static_cast<uint8_t*>(std::aligned_alloc(4096, (size + 4095) / 4096 * 4096));
+    capacity = buffer ? size : 0;
+  }
+  return buffer;
+}
+
+// Reads or writes all of [begin, begin + n) of the backing file; false on an error.
+bool backing_io(int fd, bool write, uint8_t* buf, size_t n, uint64_t begin) {
+  for (size_t done = 0; done < n;) {
+    const ssize_t r = write ? ::pwrite(fd, buf + done, n - done, static_cast<off_t>(begin + done))
+                            : ::pread(fd, buf + done, n - done, static_cast<off_t>(begin + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    done += static_cast<size_t>(r);
+  }
+  return true;
+}
 
 MemFile& self(fuse_req_t req) {
   return *static_cast<MemFile*>(fuse_req_userdata(req));
@@ -157,6 +190,15 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
   const uint64_t begin = static_cast<uint64_t>(off);
   const size_t n =
       begin >= f.size ? 0 : static_cast<size_t>(std::min<uint64_t>(size, f.size - begin));
+  if (f.buffered_fd >= 0) {
+    uint8_t* buf = thread_buffer(n);
+    if (buf == nullptr || !backing_io(f.buffered_fd, false, buf, n, begin)) {
+      fuse_reply_err(req, EIO);
+      return;
+    }
+    fuse_reply_buf(req, reinterpret_cast<const char*>(buf), n);
+    return;
+  }
   fuse_reply_buf(req, reinterpret_cast<const char*>(f.bytes + begin), n);
 }
 
@@ -175,6 +217,21 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t of
     return;
   }
   const size_t n = static_cast<size_t>(std::min<uint64_t>(size, f.size - begin));
+  if (f.buffered_fd >= 0) {
+    const bool aligned = begin % 4096 == 0 && n % 4096 == 0;
+    uint8_t* copy = thread_buffer(n);
+    if (copy == nullptr) {
+      fuse_reply_err(req, ENOMEM);
+      return;
+    }
+    std::memcpy(copy, buf, n);
+    if (!backing_io(aligned ? f.direct_fd : f.buffered_fd, true, copy, n, begin)) {
+      fuse_reply_err(req, EIO);
+      return;
+    }
+    fuse_reply_write(req, n);
+    return;
+  }
   std::memcpy(f.bytes + begin, buf, n);
   fuse_reply_write(req, n);
 }
@@ -193,6 +250,11 @@ void op_fallocate(fuse_req_t req, fuse_ino_t, int, off_t off, off_t len, fuse_fi
     return;
   }
   const uint64_t begin = static_cast<uint64_t>(off);
+  if (f.buffered_fd >= 0) {
+    const int mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+    fuse_reply_err(req, ::fallocate(f.buffered_fd, mode, off, len) == 0 ? 0 : errno);
+    return;
+  }
   if (begin < f.size) std::memset(f.bytes + begin, 0, std::min<uint64_t>(len, f.size - begin));
   fuse_reply_err(req, 0);
 }
@@ -239,8 +301,8 @@ bool parse_size(const char* text, uint64_t& out) {
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
-               "usage: memfs_fuse [--size BYTES[K|M|G]] [-f] MOUNTPOINT   (size default 1G, a "
-               "multiple of 4096)\n");
+               "usage: memfs_fuse [--size BYTES[K|M|G]] [--backing FILE] [-f] MOUNTPOINT\n"
+               "  (size default 1G, a multiple of 4096; --backing: serve FILE, a passthrough)\n");
   std::exit(code);
 }
 
@@ -251,6 +313,7 @@ int main(int argc, char** argv) {
   file.size = 1ull << 30;
   bool foreground = false;
   std::string mountpoint;
+  std::string backing;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h")
@@ -259,6 +322,8 @@ int main(int argc, char** argv) {
       foreground = true;
     else if (arg == "--size" && i + 1 < argc) {
       if (!parse_size(argv[++i], file.size)) usage(2);
+    } else if (arg == "--backing" && i + 1 < argc) {
+      backing = argv[++i];
     } else if (!arg.empty() && arg[0] != '-' && mountpoint.empty()) {
       mountpoint = arg;
     } else {
@@ -267,13 +332,24 @@ int main(int argc, char** argv) {
   }
   if (mountpoint.empty()) usage(2);
 
-  void* mem = mmap(nullptr, file.size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (mem == MAP_FAILED) {
-    std::perror("memfs_fuse: mmap");
-    return 1;
+  void* mem = MAP_FAILED;
+  if (!backing.empty()) {
+    file.buffered_fd = ::open(backing.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    file.direct_fd = ::open(backing.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (file.buffered_fd < 0 || file.direct_fd < 0 ||
+        ::ftruncate(file.buffered_fd, static_cast<off_t>(file.size)) != 0) {
+      std::fprintf(stderr, "memfs_fuse: %s: %s\n", backing.c_str(), std::strerror(errno));
+      return 1;
+    }
+  } else {
+    mem = mmap(nullptr, file.size, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+      std::perror("memfs_fuse: mmap");
+      return 1;
+    }
+    file.bytes = static_cast<uint8_t*>(mem);
   }
-  file.bytes = static_cast<uint8_t*>(mem);
   clock_gettime(CLOCK_REALTIME, &file.time);
 
   fuse_lowlevel_ops ops{};
@@ -315,6 +391,8 @@ int main(int argc, char** argv) {
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
-  munmap(mem, file.size);
+  if (mem != MAP_FAILED) munmap(mem, file.size);
+  if (file.buffered_fd >= 0) ::close(file.buffered_fd);
+  if (file.direct_fd >= 0) ::close(file.direct_fd);
   return rc < 0 ? 1 : 0;
 }
