@@ -190,6 +190,10 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
   const uint64_t begin = static_cast<uint64_t>(off);
   const size_t n =
       begin >= f.size ? 0 : static_cast<size_t>(std::min<uint64_t>(size, f.size - begin));
+  if (n == 0) {
+    fuse_reply_buf(req, nullptr, 0);
+    return;
+  }
   if (f.buffered_fd >= 0) {
     uint8_t* buf = thread_buffer(n);
     if (buf == nullptr || !backing_io(f.buffered_fd, false, buf, n, begin)) {
@@ -217,6 +221,10 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t of
     return;
   }
   const size_t n = static_cast<size_t>(std::min<uint64_t>(size, f.size - begin));
+  if (n == 0) {
+    fuse_reply_write(req, 0);
+    return;
+  }
   if (f.buffered_fd >= 0) {
     const bool aligned = begin % 4096 == 0 && n % 4096 == 0;
     uint8_t* copy = thread_buffer(n);
@@ -240,7 +248,8 @@ void op_ok(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
   fuse_reply_err(req, 0);
 }
 void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
-  fuse_reply_err(req, 0);
+  const MemFile& f = self(req);
+  fuse_reply_err(req, f.buffered_fd >= 0 && ::fdatasync(f.buffered_fd) != 0 ? errno : 0);
 }
 
 void op_fallocate(fuse_req_t req, fuse_ino_t, int, off_t off, off_t len, fuse_file_info*) {

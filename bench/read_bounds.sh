@@ -9,8 +9,9 @@
 # Each target gets a 1 GiB image, written in full (fio prefill), then:
 #   cold  rnd-read-4k at once: segments written with O_DIRECT are not in the page cache, so
 #         reads reach the host device;
-#   warm  rnd-read-4k again after a seq-read has pulled every block into the page cache (the
-#         suite runs its random reads after its sequential ones).
+#   warm  rnd-read-4k again after one sequential pass over the whole image (dd, 1 MiB direct
+#         reads) has pulled every block into the page cache; the suite, too, runs its random
+#         reads after its sequential ones.
 # Targets:
 #   memfs        bench/memfs_fuse, the suite's FUSE ceiling (memory; cold = warm)
 #   passthrough  bench/memfs_fuse --backing: FUSE plus a host file written with O_DIRECT and
@@ -25,7 +26,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${JINDISK_BUILD:-$REPO/build}
 DIR=/var/tmp
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 while (( $# )); do
   case $1 in
     --build) BUILD=$2; shift 2 ;;
@@ -61,6 +62,8 @@ detach() {
 }
 cleanup() { detach; rm -rf "$T"; }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 trap '' PIPE
 
 busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
@@ -91,10 +94,16 @@ attach() {
     raw) image=$T/host/raw; truncate -s 1G "$image" ;;
     jindisk)
       head -c 32 /dev/urandom > "$T/key"
-      "$DAEMON" -f --key-file "$T/key" --size 1G "$T/host" "$T/mnt" 2> "$T/daemon.log" &
+      "$DAEMON" -f --key-file "$T/key" --anchor "$T/anchor" --size 1G "$T/host" "$T/mnt" \
+        2> "$T/daemon.log" &
       DAEMON_PID=$!
       for _ in $(seq 100); do [[ -e $image ]] && break; sleep 0.1; done
-      [[ -e $image ]] || { echo "read_bounds.sh: jindisk-fuse did not mount:" >&2; cat "$T/daemon.log" >&2; exit 1; }
+      if [[ ! -e $image ]]; then
+        echo "read_bounds.sh: jindisk-fuse did not mount:" >&2
+        cat "$T/daemon.log" >&2
+        kill "$DAEMON_PID" 2> /dev/null || true
+        exit 1
+      fi
       ;;
   esac
   LOOPDEV=$(losetup --direct-io=on -f --show "$image")
@@ -105,7 +114,7 @@ for target in memfs passthrough raw jindisk; do
   attach "$target"
   job "$target" prefill prefill
   job "$target" cold rnd-read-4k
-  job "$target" - seq-read
+  dd if="$LOOPDEV" of=/dev/null bs=1M iflag=direct status=none
   job "$target" warm rnd-read-4k
   detach
 done
