@@ -114,24 +114,25 @@ Result<std::optional<size_t>> SecureDisk::move_live_blocks(uint64_t victim) {
   blocks.reserve(order.size());
   for (size_t k : order) blocks.emplace_back(lbas[k], &plain[k]);
   std::vector<index::BlockRef> moved;
-  Status placed = seal_and_place(blocks, moved, AllocFor::kCleaner);
-  wipe_plain();
-  JD_TRY(placed);
-
-  for (size_t j = 0; j < order.size(); ++j) {
-    const size_t k = order[j];
-    Status put = index_->put(lbas[k], moved[j]);
-    if (!put.is_ok()) {
-      // The entry is in the memtable; as in a drain, only a full host may be retried.
-      if (put.code() != Code::kNoSpace) {
-        set_read_only("writing the index failed: " + put.to_string());
-      }
-      dirty_ = true;
-      return put;
+  Status index_status;
+  auto publish = [&](size_t begin, size_t end) {
+    for (size_t j = begin; j < end && index_status.is_ok(); ++j) {
+      const size_t k = order[j];
+      index_status = index_->put(lbas[k], moved[j]);
+      if (index_status.is_ok()) alloc_->defer_free(refs[k].hba);
     }
-    alloc_->defer_free(refs[k].hba);
+    dirty_ = true;
+  };
+  Status placed = seal_and_place(blocks, moved, AllocFor::kCleaner, publish);
+  wipe_plain();
+  if (!index_status.is_ok()) {
+    // The entry is in the memtable; as in a drain, only a full host may be retried.
+    if (index_status.code() != Code::kNoSpace) {
+      set_read_only("writing the index failed: " + index_status.to_string());
+    }
+    return index_status;
   }
-  dirty_ = true;
+  JD_TRY(placed);
   return std::optional<size_t>(slots.size());
 }
 

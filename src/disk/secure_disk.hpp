@@ -21,6 +21,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -107,8 +108,13 @@ class SecureDisk final : public Disk {
 
   // Data path (data_path.cpp).
   Status drain_locked();  // requires flush_mu_
+  // Seals `blocks` under fresh keys and writes them to newly allocated host blocks. As each
+  // range [begin, end) is on the host (refs[begin, end) filled), calls placed(begin, end) on
+  // this thread, in order, while later ranges are still being written: the caller publishes
+  // them there. On failure, the host blocks of ranges never placed are given back.
   Status seal_and_place(std::vector<std::pair<uint64_t, Block*>>& blocks,
-                        std::vector<index::BlockRef>& refs, AllocFor purpose);
+                        std::vector<index::BlockRef>& refs, AllocFor purpose,
+                        const std::function<void(size_t, size_t)>& placed);
   void give_back_empty_segments(const std::vector<uint64_t>& segments);
 
   // Cleaning (cleaning.cpp). All require flush_mu_.

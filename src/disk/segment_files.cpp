@@ -53,6 +53,8 @@ Result<std::shared_ptr<host::File>> SegmentFiles::file(uint64_t segment, bool fo
     return opened.status();
   }
   std::shared_ptr<host::File> f(std::move(opened).value());
+  // Files are opened for writing when a segment is about to be filled.
+  if (for_write) f->preallocate(slot_offset(segment_blocks_, segment_blocks_));
   std::lock_guard lock(mu_);
   if (for_write) created_ = true;  // cheap over-approximation: the commit syncs the directory
   // Another thread may have opened it meanwhile: keep one handle, so dirty_ covers every write.
@@ -85,6 +87,10 @@ Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks,
   uint64_t& size = sizes_[segment];
   size = std::max<uint64_t>(size, offset + blocks.size());
   return Status::ok();
+}
+
+Status SegmentFiles::prepare_for_write(uint64_t segment) {
+  return file(segment, true).status();
 }
 
 Status SegmentFiles::read(uint64_t first_hba, std::span<uint8_t> out) {

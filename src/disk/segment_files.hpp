@@ -37,6 +37,9 @@ class SegmentFiles {
   // their summary entries (SegmentSummary::kEntrySize bytes per block).
   Status write(uint64_t first_hba, std::span<const uint8_t> blocks,
                std::span<const uint8_t> summary_entries);
+  // Opens (creating it if needed) the file of a segment about to be written, so that the
+  // writes find it open: creating a file took 0.5-1 ms here, in line with the writes.
+  Status prepare_for_write(uint64_t segment);
   // Reads consecutive blocks starting at first_hba (inside one segment). A missing file or a
   // short read is kCorruption: the index says the block is there.
   Status read(uint64_t first_hba, std::span<uint8_t> out);

@@ -56,7 +56,10 @@ class FaultInjectingStore final : public Store {
   Result<SpaceInfo> space() override;
   std::string describe() const override;
   // Faults are planned by operation number, so the order must not depend on thread timing.
-  bool wants_ordered_operations() const override { return true; }
+  // A test of the engine's concurrent paths may turn that off: the Nth operation is then
+  // whichever comes Nth (only_prefix narrows it down).
+  bool wants_ordered_operations() const override { return ordered_; }
+  void set_ordered(bool ordered) { ordered_ = ordered; }
   size_t open_file_budget() const override { return inner_.open_file_budget(); }
 
   // Used by the File wrapper: decides the fate of one counted operation on `name`.
@@ -78,6 +81,7 @@ class FaultInjectingStore final : public Store {
   uint64_t ops_ = 0;
   bool crashed_ = false;
   bool fired_ = false;
+  bool ordered_ = true;
 };
 
 }  // namespace jindisk::host

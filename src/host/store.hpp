@@ -49,6 +49,11 @@ class File {
   // without waiting, so that reads of several scattered ranges overlap. No effect on results.
   virtual void prefetch(uint64_t offset, size_t bytes) { (void)offset, (void)bytes; }
 
+  // A hint that the file will be written up to `bytes`: the store may allocate host space for
+  // it now, without changing size(), so that those writes find it allocated. Failure (a full
+  // host, a file system without preallocation) is ignored: the writes report what matters.
+  virtual void preallocate(uint64_t bytes) { (void)bytes; }
+
   virtual Result<uint64_t> size() = 0;
 
   // Sets the file size; bytes past a grown size read as zeros. Durable after sync().

@@ -11,6 +11,7 @@
 // stays openable.
 #include <algorithm>
 #include <cassert>
+#include <numeric>
 
 #include "index/index_impl.hpp"
 #include "index/manifest.hpp"
@@ -44,6 +45,34 @@ Status LsmIndex::Impl::record(uint64_t lba, const BlockRef& ref) {
   {
     std::unique_lock lock(mu);
     mem.put(lba, ref);
+  }
+  if (mem.size() >= std::max<size_t>(options.memtable_entries, 1)) return dump_memtable();
+  return Status::ok();
+}
+
+Status LsmIndex::Impl::exchange(std::span<const uint64_t> lbas, std::span<const BlockRef> refs,
+                                std::vector<Result<std::optional<BlockRef>>>& previous) {
+  previous.assign(lbas.size(), std::optional<BlockRef>{});
+  std::vector<size_t> order(lbas.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return lbas[a] < lbas[b]; });
+  std::vector<size_t> in_ssts;  // entries whose LBA the memtable did not hold
+  std::shared_ptr<const Version> v;
+  {
+    std::unique_lock lock(mu);
+    for (size_t i : order) {
+      std::optional<BlockRef> old = mem.exchange(lbas[i], refs[i]);
+      if (!old) in_ssts.push_back(i);
+      else if (!is_tombstone(*old)) previous[i] = std::optional<BlockRef>(*old);
+    }
+    // The memtable held none of in_ssts, so this Version has their values from before.
+    v = version;
+  }
+  for (size_t i : in_ssts) {
+    Result<std::optional<BlockRef>> hit = v->find(lbas[i]);
+    if (hit.is_ok() && *hit && is_tombstone(**hit)) hit = std::optional<BlockRef>{};
+    previous[i] = std::move(hit);
   }
   if (mem.size() >= std::max<size_t>(options.memtable_entries, 1)) return dump_memtable();
   return Status::ok();

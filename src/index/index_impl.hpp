@@ -89,6 +89,8 @@ struct LsmIndex::Impl {
 
   // commit.cpp
   Status record(uint64_t lba, const BlockRef& ref);
+  Status exchange(std::span<const uint64_t> lbas, std::span<const BlockRef> refs,
+                  std::vector<Result<std::optional<BlockRef>>>& previous);
   Status dump_memtable();
   Status write_wal();
   Status start_new_wal();

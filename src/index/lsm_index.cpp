@@ -209,6 +209,15 @@ Status LsmIndex::put(uint64_t lba, const BlockRef& ref) {
   return impl_->record(lba, ref);
 }
 
+Status LsmIndex::exchange(std::span<const uint64_t> lbas, std::span<const BlockRef> refs,
+                          std::vector<Result<std::optional<BlockRef>>>& previous) {
+  if (lbas.size() != refs.size()) return Status::invalid_argument("exchange: sizes differ");
+  for (const BlockRef& ref : refs) {
+    if (is_tombstone(ref)) return Status::invalid_argument("hba all ones is reserved for trims");
+  }
+  return impl_->exchange(lbas, refs, previous);
+}
+
 Status LsmIndex::remove(uint64_t lba) {
   return impl_->record(lba, tombstone_ref());
 }

@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,12 @@ class LsmIndex {
   // blocked meanwhile. put() of hba UINT64_MAX is kInvalidArgument (it marks tombstones).
   Status put(uint64_t lba, const BlockRef& ref);
   Status remove(uint64_t lba);
+  // put(lbas[i], refs[i]) for every i (distinct LBAs), and into previous[i] what lbas[i]
+  // mapped to just before, as get() would have said (nullopt: nothing; or an SST read error
+  // for that LBA alone). For a drain, which must free each block it replaces: one memtable
+  // walk per LBA instead of two, under one lock, in LBA order (walks share cache lines).
+  Status exchange(std::span<const uint64_t> lbas, std::span<const BlockRef> refs,
+                  std::vector<Result<std::optional<BlockRef>>>& previous);
 
   // Step 1 of a commit (see top). On error nothing is committed and the in-memory state still
   // holds every entry (a later prepare_commit retries).

@@ -11,6 +11,18 @@ void Memtable::put(uint64_t lba, const BlockRef& ref) {
   }
 }
 
+std::optional<BlockRef> Memtable::exchange(uint64_t lba, const BlockRef& ref) {
+  auto [it, fresh] = map_.try_emplace(lba);
+  std::optional<BlockRef> old;
+  if (!fresh) old = it->second.ref;
+  it->second.ref = ref;
+  if (!it->second.dirty) {
+    it->second.dirty = true;
+    dirty_.push_back(lba);
+  }
+  return old;
+}
+
 void Memtable::put_clean(uint64_t lba, const BlockRef& ref) {
   map_[lba].ref = ref;
 }

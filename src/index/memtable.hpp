@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "index/entry.hpp"
@@ -25,6 +26,8 @@ class Memtable {
   void put(uint64_t lba, const BlockRef& ref);
   // Records a value that is already durable in the WAL (replay): not dirty.
   void put_clean(uint64_t lba, const BlockRef& ref);
+  // put(), returning the value it replaced (nullopt: the LBA was not here).
+  std::optional<BlockRef> exchange(uint64_t lba, const BlockRef& ref);
 
   const BlockRef* find(uint64_t lba) const;
   // Entries with first <= lba <= last, in order (tombstones included).

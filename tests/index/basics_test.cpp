@@ -2,6 +2,9 @@
 // memtable and several SST levels; statistics; the memory bound of the memtable.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "host/memory_store.hpp"
 #include "index_test_util.hpp"
 
@@ -42,6 +45,56 @@ TEST_CASE("put, overwrite and remove are visible at once, newest wins") {
   BlockRef bad = make_ref(1, 1);
   bad.hba = UINT64_MAX;
   CHECK(idx->put(1, bad).code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("exchange puts a batch and returns what each LBA mapped to, from memtable or SSTs") {
+  host::MemoryStore store;
+  auto idx = create_index(store, small_options(64));
+  Model model;
+  std::mt19937_64 rng(7);
+  // Rounds of shuffled batches over [0, 600): each round spills memtables into SSTs, and
+  // some LBAs are trimmed between rounds, so old values come from every place they can.
+  for (uint64_t round = 1; round <= 6; ++round) {
+    std::vector<uint64_t> lbas;
+    for (uint64_t lba = round % 2; lba < 600; lba += 1 + round % 3) lbas.push_back(lba);
+    std::shuffle(lbas.begin(), lbas.end(), rng);
+    for (size_t first = 0; first < lbas.size(); first += 100) {
+      const size_t count = std::min<size_t>(100, lbas.size() - first);
+      std::span<const uint64_t> batch(lbas.data() + first, count);
+      std::vector<BlockRef> refs;
+      for (uint64_t lba : batch) refs.push_back(make_ref(lba, round));
+      std::vector<Result<std::optional<BlockRef>>> previous;
+      JD_REQUIRE_OK(idx->exchange(batch, refs, previous));
+      REQUIRE(previous.size() == count);
+      for (size_t i = 0; i < count; ++i) {
+        CAPTURE(batch[i]);
+        JD_REQUIRE_OK(previous[i].status());
+        auto it = model.find(batch[i]);
+        if (it == model.end()) {
+          CHECK_FALSE(previous[i]->has_value());
+        } else {
+          REQUIRE(previous[i]->has_value());
+          CHECK(**previous[i] == it->second);
+        }
+        model[batch[i]] = refs[i];
+      }
+    }
+    for (uint64_t lba = round; lba < 600; lba += 37) {
+      JD_REQUIRE_OK(idx->remove(lba));
+      model.erase(lba);
+    }
+  }
+  check_equal(*idx, model, 600);
+  // Whole batches are checked before anything changes.
+  std::vector<Result<std::optional<BlockRef>>> previous;
+  BlockRef bad = make_ref(1, 9);
+  bad.hba = UINT64_MAX;
+  const std::vector<uint64_t> two{1, 2};
+  CHECK(idx->exchange(two, std::vector<BlockRef>{make_ref(1, 9), bad}, previous).code() ==
+        Code::kInvalidArgument);
+  CHECK(idx->exchange(two, std::vector<BlockRef>{make_ref(1, 9)}, previous).code() ==
+        Code::kInvalidArgument);
+  check_equal(*idx, model, 600);
 }
 
 TEST_CASE("entries spread over memtable and several SST levels read back newest first") {
