@@ -16,7 +16,7 @@ namespace jindisk::disk {
 namespace {
 // Trims look up mapped blocks in windows of this many LBAs, bounding memory per step.
 constexpr uint64_t kTrimWindow = 1u << 20;
-// A drain larger than this many blocks (1 MiB) seals and writes in chunks of it, overlapped.
+// A drain larger than this many blocks (1 MiB) seals, writes and places chunks of it, overlapped.
 constexpr size_t kPipelineBlocks = 256;
 }  // namespace
 
@@ -292,8 +292,9 @@ Status SecureDisk::seal_and_place(std::vector<std::pair<uint64_t, Block*>>& bloc
   } else {
     // A drain is three stages: this thread seals chunk c+1 while a writer thread writes chunk
     // c and a placer thread places chunk c-1. In a 15 MiB drain of a sequential write they
-    // took 14-18, 18-22 and 5-9 ms; placing used to start after the last write. Chunks are written in order and cut at fixed places, so the host sees one
-    // sequence of writes. A store that wants its operations in a fixed order (the crash tests
+    // took 17-18, 18-20 and 6.5 ms (tuning.md round 6); placing used to follow the writes.
+    // Chunks are written in order and cut at fixed places, so the host sees one sequence of
+    // writes. A store that wants its operations in a fixed order (the crash tests
     // replay them) gets the placing after the last write instead: placing may dump the
     // memtable, which writes host files too.
     const size_t chunks = (n + kPipelineBlocks - 1) / kPipelineBlocks;
@@ -340,15 +341,19 @@ Status SecureDisk::seal_and_place(std::vector<std::pair<uint64_t, Block*>>& bloc
     std::jthread placer;
     if (concurrent_placing) {
       placer = std::jthread([&] {
-        // Nothing to place before the first chunk is on the host: meanwhile open the files
-        // of the segments after the first, off the writer's path (creating one took 0.5-1 ms
-        // here). An error here recurs in the write.
+        // Nothing to place before the first chunk is on the host: meanwhile open and
+        // preallocate the drain's segment files, off the writer's path. An error here recurs
+        // in the write.
         const uint32_t sb = header_.segment_blocks;
-        for (size_t i = 1; i < n; ++i) {
-          if (hbas[i] / sb != hbas[i - 1] / sb && hbas[i] / sb != hbas[0] / sb) {
-            (void)segments_->prepare_for_write(hbas[i] / sb);
-          }
+        std::vector<std::pair<uint64_t, uint32_t>> extents;  // segment, end slot; first use order
+        std::unordered_map<uint64_t, size_t> extent_of;     // segment -> position in extents
+        for (uint64_t hba : hbas) {
+          const uint32_t end = static_cast<uint32_t>(hba % sb) + 1;
+          auto [it, fresh] = extent_of.try_emplace(hba / sb, extents.size());
+          if (fresh) extents.emplace_back(hba / sb, end);
+          else extents[it->second].second = std::max(extents[it->second].second, end);
         }
+        for (const auto& [segment, end] : extents) (void)segments_->prepare_for_write(segment, end);
         place_chunks();
       });
     }

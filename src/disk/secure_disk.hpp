@@ -13,7 +13,8 @@
 // blocks, one segment per step, and commits the move when no user change is pending.
 //
 // Locks, always taken in this order when nested:
-//   flush_mu_   serialises drains, trims, commits and close (the only index/allocator mutators)
+//   flush_mu_   serialises drains, trims, commits and close (the only index/allocator mutators;
+//               a drain's writer and placer threads work for the holder, joined before it ends)
 //   reclaim_mu_ shared by reads for their whole lookup+read; exclusive while freed host blocks
 //               are released, so a read never sees its block reused under it
 //   mu_         the write buffer (buffer_, draining_) and the read-only state; held briefly
@@ -109,9 +110,12 @@ class SecureDisk final : public Disk {
   // Data path (data_path.cpp).
   Status drain_locked();  // requires flush_mu_
   // Seals `blocks` under fresh keys and writes them to newly allocated host blocks. As each
-  // range [begin, end) is on the host (refs[begin, end) filled), calls placed(begin, end) on
-  // this thread, in order, while later ranges are still being written: the caller publishes
-  // them there. On failure, the host blocks of ranges never placed are given back.
+  // range [begin, end) is on the host (refs[begin, end) filled), calls placed(begin, end), in
+  // order, while later ranges are still being sealed and written: the caller publishes them
+  // there. For a large drain over a store without ordered operations that runs on a placer
+  // thread, concurrently with this one, while the caller keeps flush_mu_: it must not take
+  // flush_mu_ or anything before it. On failure, the host blocks of ranges never placed are
+  // given back.
   Status seal_and_place(std::vector<std::pair<uint64_t, Block*>>& blocks,
                         std::vector<index::BlockRef>& refs, AllocFor purpose,
                         const std::function<void(size_t, size_t)>& placed);

@@ -53,8 +53,6 @@ Result<std::shared_ptr<host::File>> SegmentFiles::file(uint64_t segment, bool fo
     return opened.status();
   }
   std::shared_ptr<host::File> f(std::move(opened).value());
-  // Files are opened for writing when a segment is about to be filled.
-  if (for_write) f->preallocate(slot_offset(segment_blocks_, segment_blocks_));
   std::lock_guard lock(mu_);
   if (for_write) created_ = true;  // cheap over-approximation: the commit syncs the directory
   // Another thread may have opened it meanwhile: keep one handle, so dirty_ covers every write.
@@ -89,8 +87,10 @@ Status SegmentFiles::write(uint64_t first_hba, std::span<const uint8_t> blocks,
   return Status::ok();
 }
 
-Status SegmentFiles::prepare_for_write(uint64_t segment) {
-  return file(segment, true).status();
+Status SegmentFiles::prepare_for_write(uint64_t segment, uint32_t end_slot) {
+  JD_ASSIGN_OR_RETURN(std::shared_ptr<host::File> f, file(segment, true));
+  f->preallocate(slot_offset(segment_blocks_, std::min(end_slot, segment_blocks_)));
+  return Status::ok();
 }
 
 Status SegmentFiles::read(uint64_t first_hba, std::span<uint8_t> out) {

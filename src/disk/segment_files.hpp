@@ -37,9 +37,12 @@ class SegmentFiles {
   // their summary entries (SegmentSummary::kEntrySize bytes per block).
   Status write(uint64_t first_hba, std::span<const uint8_t> blocks,
                std::span<const uint8_t> summary_entries);
-  // Opens (creating it if needed) the file of a segment about to be written, so that the
-  // writes find it open: creating a file took 0.5-1 ms here, in line with the writes.
-  Status prepare_for_write(uint64_t segment);
+  // Opens (creating it if needed) the file of a segment about to be written up to slot
+  // `end_slot` (exclusive), so that the writes find it open (creating a file took 0.5-1 ms
+  // here, in line with the writes), and preallocates host space up to there: appending direct
+  // writes to a file with no blocks behind it ran 15-40% slower. Only up to what the writes
+  // will use anyway, so that a nearly full host loses no more space than the writes take.
+  Status prepare_for_write(uint64_t segment, uint32_t end_slot);
   // Reads consecutive blocks starting at first_hba (inside one segment). A missing file or a
   // short read is kCorruption: the index says the block is there.
   Status read(uint64_t first_hba, std::span<uint8_t> out);

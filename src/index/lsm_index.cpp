@@ -211,6 +211,7 @@ Status LsmIndex::put(uint64_t lba, const BlockRef& ref) {
 
 Status LsmIndex::exchange(std::span<const uint64_t> lbas, std::span<const BlockRef> refs,
                           std::vector<Result<std::optional<BlockRef>>>& previous) {
+  previous.clear();  // a refused batch leaves no stale answers behind
   if (lbas.size() != refs.size()) return Status::invalid_argument("exchange: sizes differ");
   for (const BlockRef& ref : refs) {
     if (is_tombstone(ref)) return Status::invalid_argument("hba all ones is reserved for trims");

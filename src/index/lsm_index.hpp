@@ -18,9 +18,10 @@
 // persisted in IndexRoot and never repeat.
 //
 // Thread-safety: get/scan may run concurrently with each other and with put/remove/compaction.
-// put/remove/prepare_commit/commit_* are called by one thread at a time (the disk layer holds
-// its flush lock). A background thread compacts; its results become durable through the next
-// commit only.
+// put/exchange/remove/prepare_commit/commit_* are called by one thread at a time (the disk
+// layer holds its flush lock; a drain's placer thread calls exchange on the holder's behalf
+// while the holder makes no other such call). A background thread compacts; its results
+// become durable through the next commit only.
 #pragma once
 
 #include <cstdint>
@@ -121,6 +122,9 @@ class LsmIndex {
   // mapped to just before, as get() would have said (nullopt: nothing; or an SST read error
   // for that LBA alone). For a drain, which must free each block it replaces: one memtable
   // walk per LBA instead of two, under one lock, in LBA order (walks share cache lines).
+  // The memtable is dumped (if full) after the whole batch, so it may hold up to a batch more
+  // than memtable_entries. `previous` is filled even when that dump fails; empty when the
+  // batch is refused (kInvalidArgument: sizes differ, or a ref with the tombstone HBA).
   Status exchange(std::span<const uint64_t> lbas, std::span<const BlockRef> refs,
                   std::vector<Result<std::optional<BlockRef>>>& previous);
 

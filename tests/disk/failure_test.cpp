@@ -268,11 +268,13 @@ TEST_CASE("a full host gives kNoSpace, keeps flushed data, and recovers when spa
   }
 }
 
-TEST_CASE("a data write failing inside a large drain, with placing concurrent: placed chunks stay, the rest is retried") {
+TEST_CASE(
+    "a data write failing inside a large drain, with placing concurrent: placed chunks stay, "
+    "the rest is retried") {
   // The drain seals, writes and places its 1 MiB chunks on three threads when the store does
-  // not ask for ordered operations. A failed write then leaves the chunks before it placed in
-  // the index and puts the rest back into the write buffer: every block must still read as
-  // written, a retry must commit them all, and a reopen must show them.
+  // not ask for ordered operations. A failed write (ENOSPC or EIO) then leaves the chunks
+  // before it placed in the index and puts the rest back into the write buffer: every block
+  // must still read as written, a retry must commit them all, and a reopen must show them.
   DiskConfig cfg;
   cfg.logical_bytes = 16u << 20;
   cfg.segment_blocks = 128;
@@ -282,8 +284,10 @@ TEST_CASE("a data write failing inside a large drain, with placing concurrent: p
   int partial = 0;
   // The Nth operation on a segment file: 16 creations (most of them by the placer, at once)
   // and 32 summary and data writes (by the writer), in an order that depends on timing.
-  for (uint64_t at : {1, 5, 10, 20, 25, 30, 35, 40, 45}) {
+  for (uint64_t at : {1, 5, 10, 20, 25, 30, 35, 40, 45})
+  for (FaultKind kind : {FaultKind::kNoSpace, FaultKind::kIoError}) {
     CAPTURE(at);
+    CAPTURE(kind == FaultKind::kNoSpace ? "ENOSPC" : "EIO");
     MemoryStore base;
     {
       DiskPtr d = create_disk(base, cfg);
@@ -300,11 +304,14 @@ TEST_CASE("a data write failing inside a large drain, with placing concurrent: p
         ref.write(lba, 16, 1);
       }
       fault.reset();  // count from here, segment files only
-      fault.set_plan(FaultPlan{at, FaultKind::kNoSpace, 0, "seg-"});
+      fault.set_plan(FaultPlan{at, kind, 0, "seg-"});
       const Status fs = d->flush();
       REQUIRE(fault.fault_fired());
       // A failed creation by the placer is only a hint lost: the writer opens the file again.
-      if (!fs.is_ok()) CHECK_MESSAGE(fs.code() == Code::kNoSpace, fs.to_string());
+      if (!fs.is_ok()) {
+        CHECK_MESSAGE(fs.code() == (kind == FaultKind::kNoSpace ? Code::kNoSpace : Code::kIoError),
+                      fs.to_string());
+      }
       uint64_t in_index = 0;
       for (uint64_t lba = 0; lba < kBlocks; ++lba) {
         auto got = d->index_for_tests().get(lba);
@@ -320,8 +327,8 @@ TEST_CASE("a data write failing inside a large drain, with placing concurrent: p
     DiskPtr d = open_disk(base, cfg);
     CHECK(!first_mismatch(read_device(*d), ref));
   }
-  MESSAGE(partial << " of 9 cases failed after placing part of the drain");
-  CHECK(partial >= 3);
+  MESSAGE(partial << " of 18 cases failed after placing part of the drain");
+  CHECK(partial >= 6);
 }
 
 TEST_CASE("EIO on reads of one data segment fails exactly the reads of its blocks") {
