@@ -183,7 +183,7 @@ Status SecureDisk::drain_locked() {
   crypto::random_shuffle(std::span(blocks));
   std::vector<index::BlockRef> refs;
   Status index_status;
-  size_t placed = 0;
+  size_t published = 0;  // blocks [0, published) are in the index
   // Readers find these blocks in draining_ until the end of the drain, so publishing each
   // range as soon as it is on the host (while later ranges are written) is safe.
   std::vector<uint64_t> lbas;
@@ -203,7 +203,7 @@ Status SecureDisk::drain_locked() {
         ++live_blocks_;
       }
     }
-    placed = end;
+    published = end;
   };
   Status s = seal_and_place(blocks, refs, AllocFor::kUser, publish);
   {
@@ -211,7 +211,7 @@ Status SecureDisk::drain_locked() {
     // Blocks not placed go back to the buffer (newer writes win). The buffers of placed
     // blocks are kept for the next writes: allocating (and faulting in) 4 KiB per write was a
     // visible share of the write path.
-    for (size_t i = placed; i < blocks.size(); ++i) {
+    for (size_t i = published; i < blocks.size(); ++i) {
       auto it = draining_.find(blocks[i].first);
       buffer_.try_emplace(it->first, std::move(it->second));
     }
@@ -222,7 +222,7 @@ Status SecureDisk::drain_locked() {
     }
     draining_.clear();
   }
-  if (placed > 0) dirty_ = true;
+  if (published > 0) dirty_ = true;
   if (!index_status.is_ok()) {
     // The entries are in the memtable, so nothing is lost in memory; but a failed index write
     // or sync leaves the host state unknown, so only a full host may be retried.

@@ -46,6 +46,10 @@ Status LsmIndex::Impl::record(uint64_t lba, const BlockRef& ref) {
     std::unique_lock lock(mu);
     mem.put(lba, ref);
   }
+  return dump_if_full();
+}
+
+Status LsmIndex::Impl::dump_if_full() {
   if (mem.size() >= std::max<size_t>(options.memtable_entries, 1)) return dump_memtable();
   return Status::ok();
 }
@@ -74,8 +78,7 @@ Status LsmIndex::Impl::exchange(std::span<const uint64_t> lbas, std::span<const 
     if (hit.is_ok() && *hit && is_tombstone(**hit)) hit = std::optional<BlockRef>{};
     previous[i] = std::move(hit);
   }
-  if (mem.size() >= std::max<size_t>(options.memtable_entries, 1)) return dump_memtable();
-  return Status::ok();
+  return dump_if_full();
 }
 
 Status LsmIndex::Impl::dump_memtable() {

@@ -92,6 +92,7 @@ struct LsmIndex::Impl {
   Status exchange(std::span<const uint64_t> lbas, std::span<const BlockRef> refs,
                   std::vector<Result<std::optional<BlockRef>>>& previous);
   Status dump_memtable();
+  Status dump_if_full();  // dump_memtable() once the memtable holds memtable_entries
   Status write_wal();
   Status start_new_wal();
   void abandon_wal();

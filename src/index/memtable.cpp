@@ -3,12 +3,7 @@
 namespace jindisk::index {
 
 void Memtable::put(uint64_t lba, const BlockRef& ref) {
-  Slot& slot = map_[lba];
-  slot.ref = ref;
-  if (!slot.dirty) {
-    slot.dirty = true;
-    dirty_.push_back(lba);
-  }
+  (void)exchange(lba, ref);
 }
 
 std::optional<BlockRef> Memtable::exchange(uint64_t lba, const BlockRef& ref) {
