@@ -60,7 +60,7 @@ tsan_suites=(host log conformance disk-conformance)
 declare -A tsan_filtered=(
   [index]='concurrency:*,memtable*bounded*'
   [disk-cleaner]='*concurrent*,*background*cleaner*'
-  [disk-endurance]='*failed*host*write*,*large*drain*'
+  [disk-endurance]='*failed*host*write*,*large*drain*,drain*rounds*'
 )
 tsan_target() {  # suite name -> ninja target of its executable
   case "$1" in

@@ -225,6 +225,13 @@ bool BlockAllocator::segment_present(uint64_t segment) const {
   return segment < segments_.size() && segments_[segment].present;
 }
 
+bool BlockAllocator::segment_unused(uint64_t segment) const {
+  std::lock_guard lock(mu_);
+  if (segment >= segments_.size()) return false;
+  const Segment& s = segments_[segment];
+  return s.present && s.used == 0 && !s.reserved && !is_head(segment);
+}
+
 std::vector<uint64_t> BlockAllocator::present_segments() const {
   std::lock_guard lock(mu_);
   std::vector<uint64_t> out;
@@ -240,6 +247,13 @@ uint64_t BlockAllocator::used_blocks() const {
 uint64_t BlockAllocator::segment_count() const {
   std::lock_guard lock(mu_);
   return present_;
+}
+
+uint64_t BlockAllocator::empty_segment_count() const {
+  std::lock_guard lock(mu_);
+  uint64_t n = 0;
+  for (const Segment& s : segments_) n += s.present && s.used == 0;
+  return n;
 }
 
 }  // namespace jindisk::disk

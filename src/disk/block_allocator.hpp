@@ -73,11 +73,15 @@ class BlockAllocator {
   void set_reserved(uint64_t segment, bool reserved);
 
   bool segment_present(uint64_t segment) const;
+  // Present, holding no used block, and neither a head nor reserved: its file may go.
+  bool segment_unused(uint64_t segment) const;
   std::vector<uint64_t> present_segments() const;
   uint64_t used_blocks() const;
   uint32_t segment_blocks() const { return segment_blocks_; }
   // Segments that currently have at least one used block or were allocated into.
   uint64_t segment_count() const;
+  // Of those, the ones with no used block now (emptied, file not yet removed).
+  uint64_t empty_segment_count() const;
 
  private:
   struct Segment {

@@ -26,11 +26,31 @@ namespace {
 // kSpareSegments). The gap keeps the cleaner from fighting the allocator's growth.
 constexpr double kStartGrowth = 1.25;
 constexpr double kStartSpare = 3;
+// Emptied segment files stay this long before the cleaner removes them (a drain may reuse
+// them meanwhile), and a step removes at most kRemovalBatch (about 1 ms each, under flush_mu_).
+constexpr auto kEmptiedGrace = std::chrono::seconds(2);
+constexpr size_t kRemovalBatch = 8;
 }  // namespace
+
+bool SecureDisk::remove_emptied_segments(bool all) {
+  const auto due = std::chrono::steady_clock::now() - kEmptiedGrace;
+  std::vector<uint64_t> unused;
+  size_t taken = 0;
+  while (!emptied_.empty() && (all || (taken < kRemovalBatch && emptied_.front().second <= due))) {
+    const uint64_t seg = emptied_.front().first;
+    emptied_.pop_front();
+    ++taken;
+    // Allocation happens only under flush_mu_, which the caller holds: unused stays unused.
+    if (alloc_->segment_unused(seg)) unused.push_back(seg);
+  }
+  give_back_empty_segments(unused);
+  return taken > 0;
+}
 
 bool SecureDisk::cleaning_wanted() {
   const double used = double(alloc_->used_blocks()) / header_.segment_blocks;
-  const double present = double(alloc_->segment_count());
+  // Empty files are removed without cleaning (remove_emptied_segments).
+  const double present = double(alloc_->segment_count() - alloc_->empty_segment_count());
   if (present > kStartGrowth * used + kStartSpare) cleaning_active_ = true;
   if (present <= BlockAllocator::kGrowth * used + BlockAllocator::kSpareSegments) {
     cleaning_active_ = false;
@@ -47,7 +67,7 @@ std::optional<uint64_t> SecureDisk::pick_victim() const {
   std::optional<uint64_t> best;
   double best_score = -1;
   for (const auto& c : alloc_->cleaning_candidates()) {
-    if (c.used >= header_.segment_blocks || unmovable_.count(c.segment)) continue;
+    if (c.used == 0 || c.used >= header_.segment_blocks || unmovable_.count(c.segment)) continue;
     const double u = c.used / sb;
     const double score = (1 - u) * double(c.age + 1) / (1 + u);
     if (score > best_score) {
@@ -113,17 +133,17 @@ Result<std::optional<size_t>> SecureDisk::move_live_blocks(uint64_t victim) {
   std::vector<std::pair<uint64_t, Block*>> blocks;
   blocks.reserve(order.size());
   for (size_t k : order) blocks.emplace_back(lbas[k], &plain[k]);
-  std::vector<index::BlockRef> moved;
   Status index_status;
-  auto publish = [&](size_t begin, size_t end) {
+  auto publish = [&](SealRound& round, size_t begin, size_t end) {
     for (size_t j = begin; j < end && index_status.is_ok(); ++j) {
       const size_t k = order[j];
-      index_status = index_->put(lbas[k], moved[j]);
+      index_status = index_->put(lbas[k], round.refs[j]);
       if (index_status.is_ok()) alloc_->defer_free(refs[k].hba);
     }
     dirty_ = true;
   };
-  Status placed = seal_and_place(blocks, moved, AllocFor::kCleaner, publish);
+  std::vector<std::unique_ptr<SealRound>> rounds;
+  Status placed = seal_and_place(std::move(blocks), AllocFor::kCleaner, publish, nullptr, rounds);
   wipe_plain();
   if (!index_status.is_ok()) {
     // The entry is in the memtable; as in a drain, only a full host may be retried.
@@ -139,6 +159,7 @@ Result<std::optional<size_t>> SecureDisk::move_live_blocks(uint64_t victim) {
 Result<bool> SecureDisk::clean_step(bool force) {
   std::lock_guard lock(flush_mu_);
   if (closed_ || read_only_) return false;
+  if (remove_emptied_segments(false)) return true;
   // A commit now would also publish the user's unflushed changes: only a user flush may do
   // that (DESIGN: the engine never creates a state the user did not flush). Wait for it.
   if (dirty_) return false;

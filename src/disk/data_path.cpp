@@ -1,12 +1,8 @@
-// Reads, writes, trims and the drain that turns buffered blocks into sealed host blocks.
+// Reads, writes and trims: the buffer in front of the drain (drain.cpp), and reads from the host.
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
-#include <functional>
 #include <numeric>
-#include <thread>
 
-#include "crypto/shuffle.hpp"
 #include "crypto/sodium.hpp"
 #include "disk/secure_disk.hpp"
 #include "util/aligned_buffer.hpp"
@@ -16,8 +12,6 @@ namespace jindisk::disk {
 namespace {
 // Trims look up mapped blocks in windows of this many LBAs, bounding memory per step.
 constexpr uint64_t kTrimWindow = 1u << 20;
-// A drain larger than this many blocks (1 MiB) seals, writes and places chunks of it, overlapped.
-constexpr size_t kPipelineBlocks = 256;
 }  // namespace
 
 std::array<uint8_t, 40> SecureDisk::block_ad(uint64_t lba, uint64_t hba) const {
@@ -48,8 +42,8 @@ Status SecureDisk::read(uint64_t lba, std::span<uint8_t> out) {
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < n; ++i) {
       const Block* b = nullptr;
-      if (auto it = buffer_.find(lba + i); it != buffer_.end()) b = it->second.get();
-      else if (auto jt = draining_.find(lba + i); jt != draining_.end()) b = jt->second.get();
+      if (auto it = buffer_.find(lba + i); it != buffer_.end()) b = it->second.block.get();
+      else if (auto jt = draining_.find(lba + i); jt != draining_.end()) b = jt->second.block.get();
       if (b) std::memcpy(out.data() + i * kBlockSize, b->data(), kBlockSize);
       else misses.push_back(i);
     }
@@ -142,20 +136,34 @@ Status SecureDisk::write(uint64_t lba, std::span<const uint8_t> data) {
   JD_TRY(check_block_range(header_.logical_blocks, lba, data.size()));
   JD_TRY(check_writable());
   const size_t n = data.size() / kBlockSize;
-  bool over;
-  {
-    std::lock_guard lock(mu_);
-    over = (buffer_.size() + n) * kBlockSize > options_.write_buffer_bytes && !buffer_.empty();
-  }
-  if (over) {
+  std::unique_lock lock(mu_);
+  auto over = [&] {
+    return (buffer_.size() + n) * kBlockSize > options_.write_buffer_bytes && !buffer_.empty();
+  };
+  while (over()) {
+    // A running drain empties the buffer as it takes a further round, or ends soon.
+    if (drain_running_) {
+      room_cv_.wait(lock);
+      continue;
+    }
     // Make room before taking the new data, so that a failed drain (e.g. ENOSPC) refuses this
     // write rather than buffering without bound.
-    std::lock_guard flush(flush_mu_);
-    JD_TRY(drain_locked());
+    lock.unlock();
+    JD_TRY(check_writable());
+    {
+      std::lock_guard flush(flush_mu_);
+      bool still_over;
+      {
+        std::lock_guard relock(mu_);
+        still_over = over();  // another writer's drain may have made room meanwhile
+      }
+      if (still_over) JD_TRY(drain_locked(/*under_pressure=*/true));
+    }
+    lock.lock();
+    break;
   }
-  std::lock_guard lock(mu_);
   for (size_t i = 0; i < n; ++i) {
-    auto& slot = buffer_[lba + i];
+    auto& slot = buffer_[lba + i].block;
     if (!slot) {
       if (spare_blocks_.empty()) {
         slot = std::make_unique<Block>();
@@ -168,220 +176,6 @@ Status SecureDisk::write(uint64_t lba, std::span<const uint8_t> data) {
   }
   user_bytes_session_ += data.size();
   return Status::ok();
-}
-
-Status SecureDisk::drain_locked() {
-  std::vector<std::pair<uint64_t, Block*>> blocks;
-  {
-    std::lock_guard lock(mu_);
-    if (buffer_.empty()) return Status::ok();
-    draining_.swap(buffer_);
-    blocks.reserve(draining_.size());
-    for (auto& [lba, b] : draining_) blocks.emplace_back(lba, b.get());
-  }
-  // Host placement must not mirror logical order (JinDisk laid blocks out in LBA order).
-  crypto::random_shuffle(std::span(blocks));
-  std::vector<index::BlockRef> refs;
-  Status index_status;
-  size_t published = 0;  // blocks [0, published) are in the index
-  // Readers find these blocks in draining_ until the end of the drain, so publishing each
-  // range as soon as it is on the host (while later ranges are written) is safe.
-  std::vector<uint64_t> lbas;
-  std::vector<Result<std::optional<index::BlockRef>>> previous;
-  auto publish = [&](size_t begin, size_t end) {
-    lbas.clear();
-    for (size_t i = begin; i < end; ++i) lbas.push_back(blocks[i].first);
-    Status put = index_->exchange(lbas, std::span(refs).subspan(begin, end - begin), previous);
-    if (!put.is_ok() && index_status.is_ok()) index_status = put;  // entries are in the memtable
-    for (auto& old : previous) {
-      if (!old.is_ok()) {
-        // The old block cannot be freed without knowing it; keeping it used only wastes space.
-        if (index_status.is_ok()) index_status = old.status();
-      } else if (*old) {
-        alloc_->defer_free((*old)->hba);
-      } else {
-        ++live_blocks_;
-      }
-    }
-    published = end;
-  };
-  Status s = seal_and_place(blocks, refs, AllocFor::kUser, publish);
-  {
-    std::lock_guard lock(mu_);
-    // Blocks not placed go back to the buffer (newer writes win). The buffers of placed
-    // blocks are kept for the next writes: allocating (and faulting in) 4 KiB per write was a
-    // visible share of the write path.
-    for (size_t i = published; i < blocks.size(); ++i) {
-      auto it = draining_.find(blocks[i].first);
-      buffer_.try_emplace(it->first, std::move(it->second));
-    }
-    const size_t keep = options_.write_buffer_bytes / kBlockSize;
-    for (auto& [lba, b] : draining_) {
-      if (spare_blocks_.size() >= keep) break;
-      if (b) spare_blocks_.push_back(std::move(b));
-    }
-    draining_.clear();
-  }
-  if (published > 0) dirty_ = true;
-  if (!index_status.is_ok()) {
-    // The entries are in the memtable, so nothing is lost in memory; but a failed index write
-    // or sync leaves the host state unknown, so only a full host may be retried.
-    if (index_status.code() != Code::kNoSpace) {
-      set_read_only("writing the index failed: " + index_status.to_string());
-    }
-    return index_status;
-  }
-  return s;
-}
-
-Status SecureDisk::seal_and_place(std::vector<std::pair<uint64_t, Block*>>& blocks,
-                                  std::vector<index::BlockRef>& refs, AllocFor purpose,
-                                  const std::function<void(size_t, size_t)>& placed) {
-  const size_t n = blocks.size();
-  const std::vector<uint64_t> hbas = alloc_->allocate(n, purpose);
-  refs.assign(n, {});
-  util::AlignedBuffer& cipher = seal_buffer_;  // page-aligned: written with O_DIRECT
-  cipher.reset(n * kBlockSize);
-  std::vector<uint8_t> entries(n * SegmentSummary::kEntrySize);
-  std::vector<crypto::KeyBytes> keys(n);
-  crypto::random_keys(keys);
-  // One getrandom for all summary salts: one per block was ~3% of a write-heavy profile.
-  constexpr size_t kSalt = SegmentSummary::kSaltSize;
-  std::vector<uint8_t> salts(n * kSalt);
-  crypto::random_bulk(salts);
-
-  auto seal_range = [&](size_t begin, size_t end) {
-    pool_->parallel_for(end - begin, [&](size_t k) {
-      const size_t i = begin + k;
-      summary_->encode(hbas[i], blocks[i].first,
-                       std::span<const uint8_t, kSalt>(salts.data() + i * kSalt, kSalt),
-                       std::span<uint8_t, SegmentSummary::kEntrySize>(
-                           entries.data() + i * SegmentSummary::kEntrySize, SegmentSummary::kEntrySize));
-      refs[i].hba = hbas[i];
-      refs[i].key = keys[i];
-      const auto ad = block_ad(blocks[i].first, hbas[i]);
-      crypto::seal_block(header_.cipher, refs[i].key, ad,
-                         std::span<const uint8_t, kBlockSize>(blocks[i].second->data(), kBlockSize),
-                         std::span<uint8_t, kBlockSize>(cipher.data() + i * kBlockSize, kBlockSize),
-                         refs[i].tag);
-    });
-  };
-  // Writes [begin, end) with one call per run of consecutive host blocks of one segment.
-  auto write_range = [&](size_t begin, size_t end) -> Status {
-    const uint32_t sb = header_.segment_blocks;
-    for (size_t i = begin; i < end;) {
-      size_t run = 1;
-      while (i + run < end && hbas[i + run] == hbas[i] + run && hbas[i] / sb == hbas[i + run] / sb) ++run;
-      JD_TRY(segments_->write(
-          hbas[i], std::span(cipher.data() + i * kBlockSize, run * kBlockSize),
-          std::span(entries.data() + i * SegmentSummary::kEntrySize, run * SegmentSummary::kEntrySize)));
-      i += run;
-    }
-    return Status::ok();
-  };
-
-  Status s;
-  size_t done = 0;  // blocks [0, done) are on the host and placed
-  if (n <= kPipelineBlocks) {
-    seal_range(0, n);
-    s = write_range(0, n);
-    if (s.is_ok()) {
-      placed(0, n);
-      done = n;
-    }
-  } else {
-    // A drain is three stages: this thread seals chunk c+1 while a writer thread writes chunk
-    // c and a placer thread places chunk c-1. In a 15 MiB drain of a sequential write they
-    // took 17-18, 18-20 and 6.5 ms (tuning.md round 6); placing used to follow the writes.
-    // Chunks are written in order and cut at fixed places, so the host sees one sequence of
-    // writes. A store that wants its operations in a fixed order (the crash tests
-    // replay them) gets the placing after the last write instead: placing may dump the
-    // memtable, which writes host files too.
-    const size_t chunks = (n + kPipelineBlocks - 1) / kPipelineBlocks;
-    auto chunk_end = [&](size_t c) { return std::min(n, (c + 1) * kPipelineBlocks); };
-    const bool concurrent_placing = !store_.wants_ordered_operations();
-    std::mutex m;
-    std::condition_variable sealed_cv, written_cv;
-    size_t sealed = 0;   // chunks ready to write
-    size_t written = 0;  // chunks on the host
-    bool failed = false;
-    auto write_chunks = [&] {
-      for (size_t c = 0; c < chunks; ++c) {
-        {
-          std::unique_lock lock(m);
-          sealed_cv.wait(lock, [&] { return sealed > c; });
-        }
-        Status w = write_range(c * kPipelineBlocks, chunk_end(c));
-        const bool ok = w.is_ok();
-        {
-          std::lock_guard lock(m);
-          if (ok) {
-            written = c + 1;
-          } else {
-            s = std::move(w);
-            failed = true;
-          }
-        }
-        written_cv.notify_one();
-        if (!ok) return;
-      }
-    };
-    auto place_chunks = [&] {
-      for (size_t c = 0; c < chunks; ++c) {
-        {
-          std::unique_lock lock(m);
-          written_cv.wait(lock, [&] { return written > c || failed; });
-          if (written <= c) return;
-        }
-        placed(c * kPipelineBlocks, chunk_end(c));
-        done = chunk_end(c);
-      }
-    };
-    std::jthread writer(write_chunks);
-    std::jthread placer;
-    if (concurrent_placing) {
-      placer = std::jthread([&] {
-        // Nothing to place before the first chunk is on the host: meanwhile open and
-        // preallocate the drain's segment files, off the writer's path. An error here recurs
-        // in the write.
-        const uint32_t sb = header_.segment_blocks;
-        std::vector<std::pair<uint64_t, uint32_t>> extents;  // segment, end slot; first use order
-        std::unordered_map<uint64_t, size_t> extent_of;     // segment -> position in extents
-        for (uint64_t hba : hbas) {
-          const uint32_t end = static_cast<uint32_t>(hba % sb) + 1;
-          auto [it, fresh] = extent_of.try_emplace(hba / sb, extents.size());
-          if (fresh) extents.emplace_back(hba / sb, end);
-          else extents[it->second].second = std::max(extents[it->second].second, end);
-        }
-        for (const auto& [segment, end] : extents) (void)segments_->prepare_for_write(segment, end);
-        place_chunks();
-      });
-    }
-    for (size_t c = 0; c < chunks; ++c) {
-      {
-        std::lock_guard lock(m);
-        if (failed) break;
-      }
-      seal_range(c * kPipelineBlocks, chunk_end(c));
-      {
-        std::lock_guard lock(m);
-        sealed = c + 1;
-      }
-      sealed_cv.notify_one();
-    }
-    writer.join();
-    if (concurrent_placing) {
-      placer.join();
-    } else {
-      place_chunks();
-    }
-  }
-  if (!s.is_ok()) {
-    // Chunks written but not placed cannot exist: placing stops only at the failed chunk.
-    alloc_->unallocate(std::span(hbas).subspan(done));
-    if (s.code() == Code::kNoSpace) give_back_empty_segments(alloc_->note_no_space());
-  }
-  return s;
 }
 
 Status SecureDisk::trim(uint64_t lba, uint64_t count) {

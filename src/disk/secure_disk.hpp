@@ -3,9 +3,10 @@
 // index -> allocator rebuilt from the index -> segment files.
 //
 // Data path (data_path.cpp): writes land in an in-memory buffer that absorbs rewrites; a
-// drain (under pressure, or at flush) seals every buffered block with a one-time key, appends
-// the ciphertext to data segments at freshly allocated host blocks, and records
-// LBA -> {HBA, key, tag} in the index. Reads take the buffer first, else the index.
+// drain (drain.cpp; under pressure, or at flush) seals every buffered block with a one-time
+// key, appends the ciphertext to data segments at freshly allocated host blocks, and records
+// LBA -> {HBA, key, tag} in the index. Reads take the buffer first, then the drain's blocks
+// not yet in the index, else the index.
 // Commit (commit.cpp): DESIGN §4: drain, fdatasync segments while the index prepares its
 // commit (WAL + manifest, synced), root slot commit (the single commit point), anchor bump,
 // then release the host blocks the commit stopped referencing.
@@ -17,11 +18,15 @@
 //               a drain's writer and placer threads work for the holder, joined before it ends)
 //   reclaim_mu_ shared by reads for their whole lookup+read; exclusive while freed host blocks
 //               are released, so a read never sees its block reused under it
-//   mu_         the write buffer (buffer_, draining_) and the read-only state; held briefly
+//   mu_         the write buffer (buffer_, draining_, drain_running_) and the read-only state;
+//               held briefly
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -90,10 +95,31 @@ class SecureDisk final : public Disk {
 
   // Test hooks.
   index::LsmIndex& index_for_tests() { return *index_; }
+  uint64_t further_rounds_for_tests() const { return further_rounds_; }
+  uint64_t failed_multi_round_drains_for_tests() const { return failed_multi_round_drains_; }
 
  private:
   using Block = std::array<uint8_t, kBlockSize>;
-  using BlockMap = std::unordered_map<uint64_t, std::unique_ptr<Block>>;
+  struct Buffered {
+    std::unique_ptr<Block> block;
+    uint32_t round = 0;  // in draining_: the drain's round that took it (0 in buffer_)
+  };
+  using BlockMap = std::unordered_map<uint64_t, Buffered>;
+  using LbaBlocks = std::vector<std::pair<uint64_t, Block*>>;
+  // What one round of a drain seals: blocks taken from the buffer at once, shuffled, and
+  // where they go. A drain under write pressure may seal several rounds back to back.
+  struct SealRound {
+    uint32_t number = 0;
+    LbaBlocks blocks;
+    std::vector<uint64_t> hbas;
+    std::vector<index::BlockRef> refs;
+    std::vector<uint8_t> entries;  // segment-summary entries
+    uint8_t* cipher = nullptr;     // blocks.size() sealed blocks, page-aligned
+    size_t first_chunk = 0, chunks = 0;
+    size_t placed = 0;  // blocks [0, placed) are on the host and were handed to placed()
+  };
+  using PlacedFn = std::function<void(SealRound&, size_t, size_t)>;
+  using NextRoundFn = std::function<LbaBlocks()>;
 
   SecureDisk(host::Store& store, OpenOptions options);
   static Result<std::unique_ptr<SecureDisk>> open_stack(host::Store& store,
@@ -107,21 +133,31 @@ class SecureDisk final : public Disk {
   Status rebuild_allocation();
   void remove_leftovers();
 
-  // Data path (data_path.cpp).
-  Status drain_locked();  // requires flush_mu_
-  // Seals `blocks` under fresh keys and writes them to newly allocated host blocks. As each
-  // range [begin, end) is on the host (refs[begin, end) filled), calls placed(begin, end), in
-  // order, while later ranges are still being sealed and written: the caller publishes them
-  // there. For a large drain over a store without ordered operations that runs on a placer
-  // thread, concurrently with this one, while the caller keeps flush_mu_: it must not take
-  // flush_mu_ or anything before it. On failure, the host blocks of ranges never placed are
-  // given back.
-  Status seal_and_place(std::vector<std::pair<uint64_t, Block*>>& blocks,
-                        std::vector<index::BlockRef>& refs, AllocFor purpose,
-                        const std::function<void(size_t, size_t)>& placed);
+  // Drain (drain.cpp). Requires flush_mu_. `under_pressure`: a writer found the buffer full;
+  // then what other writers buffer meanwhile is drained too, as further rounds (at most
+  // kMaxDrainRounds), while the earlier rounds' writes finish.
+  Status drain_locked(bool under_pressure = false);
+  // Moves the buffer's blocks into draining_ as round `round` (requires mu_); returns them.
+  LbaBlocks take_buffer_locked(uint32_t round);
+  void recycle_locked(std::unique_ptr<Block> block);  // requires mu_
+  // Seals `first` under fresh keys and writes it to newly allocated host blocks, then each
+  // further round next() returns (until it returns none). As each range [begin, end) of a
+  // round is on the host (round.refs filled), calls placed(round, begin, end), in order,
+  // while later ranges are still being sealed and written: the caller publishes them there.
+  // For a large drain over a store without ordered operations that runs on a placer thread,
+  // concurrently with this one, while the caller keeps flush_mu_: it must not take flush_mu_
+  // or anything before it. next() runs on this thread. On failure, the host blocks of ranges
+  // never placed are given back; `rounds` says what was placed.
+  Status seal_and_place(LbaBlocks first, AllocFor purpose, const PlacedFn& placed,
+                        const NextRoundFn& next,
+                        std::vector<std::unique_ptr<SealRound>>& rounds);
   void give_back_empty_segments(const std::vector<uint64_t>& segments);
 
   // Cleaning (cleaning.cpp). All require flush_mu_.
+  // Removes the files of segments in emptied_ that are still unused: those emptied at least
+  // kEmptiedGrace ago, at most kRemovalBatch of them, or (`all`) every one. True if it removed
+  // or dropped any.
+  bool remove_emptied_segments(bool all);
   bool cleaning_wanted();
   std::optional<uint64_t> pick_victim() const;
   // Moves the victim's live blocks elsewhere (not committed). nullopt: the segment cannot be
@@ -162,9 +198,16 @@ class SecureDisk final : public Disk {
   mutable std::shared_mutex reclaim_mu_;
   mutable std::mutex mu_;
   BlockMap buffer_;    // written, not yet drained
-  BlockMap draining_;  // being sealed and placed by a drain; still readable
+  // Taken by a drain and not yet in the index (the newest version of each LBA); still readable.
+  BlockMap draining_;
+  bool drain_running_ = false;       // a drain is taking rounds from buffer_
+  std::condition_variable room_cv_;  // buffer_ emptied by a drain, or the drain ended
   std::vector<std::unique_ptr<Block>> spare_blocks_;  // drained buffers kept for reuse
-  util::AlignedBuffer seal_buffer_;  // ciphertext of one drain or cleaning step (under flush_mu_)
+  // Ciphertext of a drain's rounds, alternately (round r seals while round r-1 is written),
+  // or of a cleaning step. Under flush_mu_.
+  std::array<util::AlignedBuffer, 2> seal_buffers_;
+  std::atomic<uint64_t> further_rounds_{0};  // rounds drains took after their first (session)
+  std::atomic<uint64_t> failed_multi_round_drains_{0};  // drains of 2+ rounds that failed
   std::string read_only_reason_;  // under mu_; non-empty = writes refused
   std::atomic<bool> read_only_{false};
   std::atomic<bool> closed_{false};  // set under flush_mu_
@@ -182,6 +225,9 @@ class SecureDisk final : public Disk {
   std::atomic<uint64_t> live_blocks_{0};  // LBAs with a mapping (kept by drains and trims)
   uint64_t host_bytes_session() const;  // segments + index + root slots, since open
 
+  // Segments a commit left empty, and when: their files are removed by the cleaner (or at
+  // close) unless a drain has used them again by then. Under flush_mu_.
+  std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> emptied_;
   // Cleaner state (under flush_mu_) and statistics.
   bool cleaning_active_ = false;     // between the start and stop thresholds
   std::set<uint64_t> unmovable_;     // segments found uncleanable this session

@@ -54,8 +54,11 @@ class SegmentFiles {
   static constexpr std::chrono::seconds kSegmentPrefetchInterval{10};
   // The segment's summary area; bytes never written read as zero.
   Result<std::vector<uint8_t>> read_summary(uint64_t segment);
-  // fdatasync every file written since the last call; sync_dir if one was created.
+  // fdatasync every file written since the last call (several at once when there are many);
+  // sync_dir if one was created.
   Status sync_dirty();
+  static constexpr size_t kSyncThreads = 8;
+  static constexpr size_t kFilesPerSyncThread = 16;
   bool has_dirty() const;  // anything for sync_dirty() to do
   Status remove(uint64_t segment);
   // Host bytes written through write() since construction.

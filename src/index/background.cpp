@@ -16,6 +16,7 @@ LsmIndex::Impl::~Impl() {
   }
   bg_cv.notify_all();
   if (bg.joinable()) bg.join();
+  remove_files(doomed);  // what the thread did not get to
 }
 
 void LsmIndex::Impl::start_background() {
@@ -37,8 +38,16 @@ void LsmIndex::Impl::schedule_compaction() {
 void LsmIndex::Impl::background_loop() {
   std::unique_lock lock(bg_mu);
   for (;;) {
-    bg_cv.wait(lock, [this] { return stopping.load() || bg_work; });
+    bg_cv.wait(lock, [this] { return stopping.load() || bg_work || !doomed.empty(); });
     if (stopping) return;
+    if (!doomed.empty()) {
+      std::vector<std::string> names;
+      names.swap(doomed);
+      lock.unlock();
+      remove_files(names);
+      lock.lock();
+      continue;
+    }
     bg_work = false;
     lock.unlock();
     Status st = run_compactions();

@@ -69,9 +69,12 @@ struct LsmIndex::Impl {
 
   // ---- Compaction.
   std::mutex compaction_mu;  // one compaction at a time (background thread or compact_now)
-  std::mutex bg_mu;          // guards bg_work, bg_status and the stopping handshake
+  std::mutex bg_mu;          // guards bg_work, doomed, bg_status and the stopping handshake
   std::condition_variable bg_cv;
   bool bg_work = false;
+  // Files no state refers to any more, for the background thread to remove (file ids are
+  // never reused, so removing them late is safe; a crash leaves them to unreferenced_files).
+  std::vector<std::string> doomed;
   Status bg_status;  // the background thread's last result
   std::atomic<bool> stopping{false};
   std::thread bg;
@@ -107,6 +110,7 @@ struct LsmIndex::Impl {
   bool referenced_or_live(FileKind kind, uint64_t id, const std::set<uint64_t>& live_ssts) const;
   std::set<uint64_t> live_sst_ids() const;  // caller holds mu
   void collect_garbage();
+  void remove_files(const std::vector<std::string>& names);
 
   // background.cpp
   void start_background();

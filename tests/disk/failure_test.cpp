@@ -4,8 +4,13 @@
 // and once space is back, writes and flushes work again without reopening.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <mutex>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "crash_workload.hpp"
 #include "disk_test_util.hpp"
@@ -329,6 +334,174 @@ TEST_CASE(
   }
   MESSAGE(partial << " of 18 cases failed after placing part of the drain");
   CHECK(partial >= 6);
+}
+
+namespace {
+
+// Writers that keep writing while a drain runs: the drain takes what they buffered as further
+// rounds, sealed while the earlier rounds are written, with LBAs that earlier rounds of the
+// same drain still hold. Each writer owns kRangeBlocks LBAs and rewrites all of them in every
+// pass, in 16-block writes in shuffled order; `done[t]` counts its finished passes.
+struct RoundsLab {
+  static constexpr uint64_t kWriters = 3;
+  static constexpr uint64_t kRangeBlocks = 1024;
+  static constexpr uint64_t kPiece = 16;
+  DiskConfig cfg;
+  RoundsLab() {
+    cfg.logical_bytes = kWriters * kRangeBlocks * kBlockSize;
+    cfg.segment_blocks = 128;
+    cfg.memtable_entries = 1024;
+    cfg.write_buffer_bytes = 2u << 20;  // 512 blocks: every drain is a pipelined one
+  }
+  // Runs the writers for passes [first_pass, last_pass]; `model` gets each acknowledged write.
+  // Errors other than `allowed` are counted in `unexpected`.
+  void write_passes(SecureDisk& d, uint64_t first_pass, uint64_t last_pass, RefState& model,
+                    std::array<std::atomic<uint64_t>, kWriters>& done, std::atomic<int>& failures,
+                    std::atomic<int>& unexpected, Code allowed) const {
+    std::mutex model_mu;
+    std::vector<std::thread> writers;
+    for (uint64_t t = 0; t < kWriters; ++t) {
+      writers.emplace_back([&, t] {
+        std::mt19937_64 rng(test_seed() + t);
+        std::vector<uint64_t> pieces;
+        for (uint64_t lba = t * kRangeBlocks; lba < (t + 1) * kRangeBlocks; lba += kPiece) pieces.push_back(lba);
+        for (uint64_t pass = first_pass; pass <= last_pass; ++pass) {
+          std::shuffle(pieces.begin(), pieces.end(), rng);
+          for (uint64_t lba : pieces) {
+            const Status s = d.write(lba, pattern(lba, kPiece, pass));
+            if (s.is_ok()) {
+              std::lock_guard lock(model_mu);
+              model.write(lba, kPiece, pass);
+            } else {
+              ++failures;
+              if (s.code() != allowed) ++unexpected;
+            }
+          }
+          done[t] = pass;
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("drain rounds: writers keep writing while a drain runs; reads stay exact") {
+  // While they write, a reader checks random blocks: each must be the version its writer had
+  // finished before the read, or a later one it was writing meanwhile; never older, never
+  // another LBA's, never torn.
+  RoundsLab lab;
+  constexpr uint64_t kPasses = 6;
+  MemoryStore store;
+  RefState model;
+  DiskPtr d = create_disk(store, lab.cfg);
+  std::array<std::atomic<uint64_t>, RoundsLab::kWriters> done{};
+  for (uint64_t lba = 0; lba < lab.cfg.blocks(); lba += RoundsLab::kPiece) {
+    JD_REQUIRE_OK(d->write(lba, pattern(lba, RoundsLab::kPiece, 1)));
+    model.write(lba, RoundsLab::kPiece, 1);
+  }
+  JD_REQUIRE_OK(d->flush());
+  for (auto& x : done) x = 1;
+  std::atomic<bool> writing{true};
+  std::atomic<uint64_t> reads{0}, bad_reads{0};
+  std::string first_bad;  // written by the reader thread only, read after join
+  std::thread reader([&] {
+    std::mt19937_64 rng(test_seed() + 99);
+    std::array<uint8_t, kBlockSize> got, want;
+    while (writing) {
+      const uint64_t lba = rng() % lab.cfg.blocks();
+      const uint64_t t = lba / RoundsLab::kRangeBlocks;
+      const uint64_t before = done[t];
+      const Status s = d->read(lba, got);
+      const uint64_t after = done[t];
+      bool ok = false;
+      for (uint64_t v = before; s.is_ok() && v <= after + 1 && !ok; ++v) {
+        fill_pattern(want.data(), lba, v);
+        ok = got == want;
+      }
+      ++reads;
+      if (!ok && bad_reads++ == 0) {
+        first_bad = "block " + std::to_string(lba) + " (passes done " + std::to_string(before) +
+                    ".." + std::to_string(after) + "): " + s.to_string();
+      }
+    }
+  });
+  std::atomic<int> failures{0}, unexpected{0};
+  const uint64_t rounds_before = d->further_rounds_for_tests();
+  lab.write_passes(*d, 2, kPasses, model, done, failures, unexpected, Code::kOk);
+  writing = false;
+  reader.join();
+  const uint64_t further = d->further_rounds_for_tests() - rounds_before;
+  MESSAGE(reads.load() << " concurrent reads; drains took " << further << " further rounds");
+  CHECK_MESSAGE(bad_reads == 0, bad_reads.load() << " bad reads; first: " << first_bad);
+  CHECK(failures == 0);
+  CHECK(further > 0);
+  CHECK(!first_mismatch(read_device(*d), model));
+  JD_REQUIRE_OK(d->flush());
+  close_disk(d);
+  d = open_disk(store, lab.cfg);
+  CHECK(!first_mismatch(read_device(*d), model));
+}
+
+TEST_CASE("drain rounds: a write failing in a drain of several rounds loses no acknowledged write") {
+  // The Nth segment-file operation fails once (ENOSPC or EIO) while three writers keep the
+  // drains taking further rounds. Only the writer whose drain failed sees the error, and its
+  // write is not taken; every write acknowledged before or after must read back, after a flush
+  // and after a reopen. Blocks of a later round whose LBA an earlier, unplaced round also
+  // held go back to the buffer as the newer version (a stale one would fail the comparison).
+  RoundsLab lab;
+  int failed_cases = 0;
+  uint64_t further_total = 0, failed_multi_round = 0;
+  for (uint64_t at : {3, 7, 12, 20, 30, 45, 60, 90})
+  for (FaultKind kind : {FaultKind::kNoSpace, FaultKind::kIoError}) {
+    const Code code = kind == FaultKind::kNoSpace ? Code::kNoSpace : Code::kIoError;
+    CAPTURE(at);
+    CAPTURE(code_str(code));
+    MemoryStore base;
+    RefState model;
+    {
+      DiskPtr d = create_disk(base, lab.cfg);
+      for (uint64_t lba = 0; lba < lab.cfg.blocks(); lba += RoundsLab::kPiece) {
+        JD_REQUIRE_OK(d->write(lba, pattern(lba, RoundsLab::kPiece, 1)));
+        model.write(lba, RoundsLab::kPiece, 1);
+      }
+      close_disk(d);
+    }
+    {
+      FaultInjectingStore fault(base);
+      fault.set_ordered(false);
+      DiskPtr d = open_disk(fault, lab.cfg);
+      fault.reset();
+      fault.set_plan(FaultPlan{at, kind, 0, "seg-"});
+      std::array<std::atomic<uint64_t>, RoundsLab::kWriters> done{};
+      std::atomic<int> failures{0}, unexpected{0};
+      const uint64_t rounds_before = d->further_rounds_for_tests();
+      lab.write_passes(*d, 2, 4, model, done, failures, unexpected, code);
+      further_total += d->further_rounds_for_tests() - rounds_before;
+      failed_multi_round += d->failed_multi_round_drains_for_tests();
+      CHECK(unexpected == 0);
+      if (fault.fault_fired() && failures > 0) ++failed_cases;
+      CHECK(!first_mismatch(read_device(*d), model));
+      JD_REQUIRE_OK(d->flush());
+      CHECK(!first_mismatch(read_device(*d), model));
+      close_disk(d);
+    }
+    DiskPtr d = open_disk(base, lab.cfg);
+    CHECK(!first_mismatch(read_device(*d), model));
+  }
+  MESSAGE(failed_cases << " of 16 cases failed a write, " << failed_multi_round
+                       << " drains of several rounds failed; drains took " << further_total
+                       << " further rounds in all");
+  // A fault that hits the placer's early creation of a file is only a lost hint, and a late
+  // one may come after the last write: not every case fails a write. How many drains take
+  // further rounds depends on timing; under ThreadSanitizer (CI runs this case there for
+  // races) the writers are slowed more than the drain, and fewer do.
+  CHECK(failed_cases >= 8);
+  CHECK(further_total > 0);
+#ifndef __SANITIZE_THREAD__
+  CHECK(failed_multi_round >= 2);
+#endif
 }
 
 TEST_CASE("EIO on reads of one data segment fails exactly the reads of its blocks") {
