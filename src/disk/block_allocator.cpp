@@ -109,18 +109,20 @@ std::vector<uint64_t> BlockAllocator::allocate(size_t n, AllocFor purpose) {
   return out;
 }
 
-void BlockAllocator::unallocate(std::span<const uint64_t> hbas) {
+std::vector<uint64_t> BlockAllocator::unallocate(std::span<const uint64_t> hbas) {
   std::lock_guard lock(mu_);
+  std::vector<uint64_t> emptied;
   for (uint64_t hba : hbas) {
     Segment& s = segments_[hba / segment_blocks_];
     const uint32_t off = hba % segment_blocks_;
     if (!test(s, off)) continue;
     s.bits[off / 64] &= ~(1ull << (off % 64));
-    --s.used;
     --used_;
+    if (--s.used == 0) emptied.push_back(hba / segment_blocks_);
   }
   // Let the heads revisit the returned blocks.
   for (Head& h : heads_) h.cursor = 0;
+  return emptied;
 }
 
 void BlockAllocator::defer_free(uint64_t hba) {
@@ -156,7 +158,8 @@ std::vector<uint64_t> BlockAllocator::note_no_space() {
   no_growth_until_ = std::chrono::steady_clock::now() + kNoGrowthAfterNoSpace;
   std::vector<uint64_t> empty;
   for (uint64_t i = 0; i < segments_.size(); ++i) {
-    if (segments_[i].present && segments_[i].used == 0) empty.push_back(i);
+    // A reserved empty segment is having its file removed by the cleaner already.
+    if (segments_[i].present && segments_[i].used == 0 && !segments_[i].reserved) empty.push_back(i);
   }
   // A head in a segment that could not be written would be retried at once; move on.
   for (Head& h : heads_) {

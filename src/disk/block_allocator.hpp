@@ -44,15 +44,17 @@ class BlockAllocator {
 
   // n free HBAs, marked used, in allocation order (consecutive where possible).
   std::vector<uint64_t> allocate(size_t n, AllocFor purpose = AllocFor::kUser);
-  // Gives back allocations that never became visible (a failed write).
-  void unallocate(std::span<const uint64_t> hbas);
+  // Gives back allocations that never became visible (a failed write). Returns the segments
+  // this left with no used block.
+  std::vector<uint64_t> unallocate(std::span<const uint64_t> hbas);
   // hba stops being referenced by the state being built; free after the next commit.
   void defer_free(uint64_t hba);
   // After a durable commit: frees the deferred HBAs. Returns segments left with no used block
   // (their files may be removed).
   std::vector<uint64_t> release_deferred();
   // A write failed for lack of host space: start no new segment for a while. Returns the
-  // segments that hold no used block (files that may be removed to give space back).
+  // segments that hold no used block and are not reserved (files that may be removed to give
+  // space back).
   std::vector<uint64_t> note_no_space();
   // Host space was just made available (the reserve was released): new segments are fine.
   void allow_growth();

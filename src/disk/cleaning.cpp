@@ -32,19 +32,58 @@ constexpr auto kEmptiedGrace = std::chrono::seconds(2);
 constexpr size_t kRemovalBatch = 8;
 }  // namespace
 
-bool SecureDisk::remove_emptied_segments(bool all) {
+std::vector<uint64_t> SecureDisk::claim_emptied_locked(bool all, size_t& taken) {
   const auto due = std::chrono::steady_clock::now() - kEmptiedGrace;
-  std::vector<uint64_t> unused;
-  size_t taken = 0;
+  std::vector<uint64_t> claimed;
+  taken = 0;
   while (!emptied_.empty() && (all || (taken < kRemovalBatch && emptied_.front().second <= due))) {
     const uint64_t seg = emptied_.front().first;
     emptied_.pop_front();
     ++taken;
-    // Allocation happens only under flush_mu_, which the caller holds: unused stays unused.
-    if (alloc_->segment_unused(seg)) unused.push_back(seg);
+    // Allocation happens only under flush_mu_, which the caller holds. Reserved, the segment
+    // (and its id) stays out of allocation until release_claimed_locked, even with the lock
+    // let go while its file is removed.
+    if (alloc_->segment_unused(seg)) {
+      alloc_->set_reserved(seg, true);
+      claimed.push_back(seg);
+    }
   }
-  give_back_empty_segments(unused);
+  return claimed;
+}
+
+std::vector<bool> SecureDisk::remove_claimed(const std::vector<uint64_t>& claimed) {
+  std::vector<bool> removed(claimed.size());
+  for (size_t i = 0; i < claimed.size(); ++i) removed[i] = segments_->remove(claimed[i]).is_ok();
+  return removed;
+}
+
+void SecureDisk::release_claimed_locked(const std::vector<uint64_t>& claimed,
+                                        const std::vector<bool>& removed) {
+  for (size_t i = 0; i < claimed.size(); ++i) {
+    if (removed[i]) alloc_->forget_segment(claimed[i]);  // also ends the reservation
+    else alloc_->set_reserved(claimed[i], false);
+  }
+}
+
+bool SecureDisk::remove_emptied_segments() {
+  std::vector<uint64_t> claimed;
+  size_t taken;
+  {
+    std::lock_guard lock(flush_mu_);
+    if (closed_ || read_only_) return false;
+    claimed = claim_emptied_locked(false, taken);
+  }
+  // Without flush_mu_: about 1 ms a file, and drains and flushes should not wait for that.
+  const std::vector<bool> removed = remove_claimed(claimed);
+  std::lock_guard lock(flush_mu_);
+  release_claimed_locked(claimed, removed);
   return taken > 0;
+}
+
+void SecureDisk::remove_all_emptied_locked() {
+  size_t taken;
+  const std::vector<uint64_t> claimed = claim_emptied_locked(true, taken);
+  release_claimed_locked(claimed, remove_claimed(claimed));
 }
 
 bool SecureDisk::cleaning_wanted() {
@@ -157,9 +196,9 @@ Result<std::optional<size_t>> SecureDisk::move_live_blocks(uint64_t victim) {
 }
 
 Result<bool> SecureDisk::clean_step(bool force) {
+  if (remove_emptied_segments()) return true;
   std::lock_guard lock(flush_mu_);
   if (closed_ || read_only_) return false;
-  if (remove_emptied_segments(false)) return true;
   // A commit now would also publish the user's unflushed changes: only a user flush may do
   // that (DESIGN: the engine never creates a state the user did not flush). Wait for it.
   if (dirty_) return false;

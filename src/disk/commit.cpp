@@ -35,6 +35,18 @@ Status SecureDisk::flush() {
   return s;
 }
 
+void SecureDisk::note_emptied_locked(const std::vector<uint64_t>& segments) {
+  if (!cleaner_) {
+    give_back_empty_segments(segments);
+    return;
+  }
+  // Removing a file took about 1 ms: after a large overwrite that was most of the flush
+  // (tuning.md, round 7). The cleaner removes them a little later, and drains may take some
+  // of them back meanwhile, which also saves creating files.
+  const auto now = std::chrono::steady_clock::now();
+  for (uint64_t seg : segments) emptied_.emplace_back(seg, now);
+}
+
 bool SecureDisk::release_reserve() {
   if (!reserve_ || !reserve_->release()) return false;
   alloc_->allow_growth();
@@ -107,15 +119,7 @@ Status SecureDisk::commit_locked() {
     std::unique_lock reclaim(reclaim_mu_);
     emptied = alloc_->release_deferred();
   }
-  if (cleaner_) {
-    // Removing a file took about 1 ms: after a large overwrite that was most of the flush
-    // (tuning.md, round 7). The cleaner removes them a little later, and the drains may take
-    // some of them back meanwhile, which also saves creating files.
-    const auto now = std::chrono::steady_clock::now();
-    for (uint64_t seg : emptied) emptied_.emplace_back(seg, now);
-  } else {
-    give_back_empty_segments(emptied);
-  }
+  note_emptied_locked(emptied);
   if (reserve_ && !reserve_->full()) reserve_->refill();
   if (cleaner_) cleaner_->wake();
   return Status::ok();

@@ -141,27 +141,34 @@ Status SecureDisk::write(uint64_t lba, std::span<const uint8_t> data) {
     return (buffer_.size() + n) * kBlockSize > options_.write_buffer_bytes && !buffer_.empty();
   };
   while (over()) {
-    // A running drain empties the buffer as it takes a further round, or ends soon.
-    if (drain_running_) {
+    // A running (or claimed) drain empties the buffer as it takes a further round, or ends.
+    if (drain_running_ || drain_claimed_) {
       room_cv_.wait(lock);
       continue;
     }
-    // Make room before taking the new data, so that a failed drain (e.g. ENOSPC) refuses this
-    // write rather than buffering without bound.
+    // Claimed under mu_, so that the other writers wait for room here rather than queue up on
+    // flush_mu_ behind a drain of several rounds. Make room before taking the new data, so
+    // that a failed drain (e.g. ENOSPC) refuses this write rather than buffering without bound.
+    drain_claimed_ = true;
     lock.unlock();
-    JD_TRY(check_writable());
-    {
+    const Status drained = [&]() -> Status {
+      JD_TRY(check_writable());
       std::lock_guard flush(flush_mu_);
-      bool still_over;
       {
         std::lock_guard relock(mu_);
-        still_over = over();  // another writer's drain may have made room meanwhile
+        if (!over()) return Status::ok();  // a flush's drain may have made room meanwhile
       }
-      if (still_over) JD_TRY(drain_locked(/*under_pressure=*/true));
-    }
+      return drain_locked(/*under_pressure=*/true);
+    }();
     lock.lock();
+    drain_claimed_ = false;
+    room_cv_.notify_all();
+    JD_TRY(drained);
     break;
   }
+  // close() sets closed_ before its drain takes the buffer (under mu_): data put in after that
+  // would be acknowledged and never written.
+  if (closed_) return Status::invalid_argument("disk is closed");
   for (size_t i = 0; i < n; ++i) {
     auto& slot = buffer_[lba + i].block;
     if (!slot) {

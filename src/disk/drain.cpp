@@ -64,6 +64,7 @@ Status SecureDisk::drain_locked(bool under_pressure) {
   uint32_t rounds_taken = 1;
   auto next = [&]() -> LbaBlocks {
     if (!under_pressure || rounds_taken >= kMaxDrainRounds) return {};
+    if (before_further_round_) before_further_round_();
     LbaBlocks blocks;
     {
       std::lock_guard lock(mu_);
@@ -199,7 +200,9 @@ Status SecureDisk::seal_and_place(LbaBlocks first, AllocFor purpose, const Place
   };
   auto give_back = [&](const Status& s) {
     // Chunks written but not placed cannot exist: placing stops only at the failed chunk.
-    for (const auto& r : rounds) alloc_->unallocate(std::span(r->hbas).subspan(r->placed));
+    for (const auto& r : rounds) {
+      note_emptied_locked(alloc_->unallocate(std::span(r->hbas).subspan(r->placed)));
+    }
     if (s.code() == Code::kNoSpace) give_back_empty_segments(alloc_->note_no_space());
   };
 

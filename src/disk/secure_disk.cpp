@@ -351,7 +351,7 @@ Status SecureDisk::close() {
   if (!read_only_) {
     s = drain_locked();
     if (s.is_ok()) s = commit_locked();
-    if (s.is_ok()) remove_emptied_segments(/*all=*/true);
+    if (s.is_ok()) remove_all_emptied_locked();
   }
   index_.reset();  // stops background compaction
   pool_.reset();

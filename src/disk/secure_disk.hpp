@@ -18,8 +18,8 @@
 //               a drain's writer and placer threads work for the holder, joined before it ends)
 //   reclaim_mu_ shared by reads for their whole lookup+read; exclusive while freed host blocks
 //               are released, so a read never sees its block reused under it
-//   mu_         the write buffer (buffer_, draining_, drain_running_) and the read-only state;
-//               held briefly
+//   mu_         the write buffer (buffer_, draining_, drain_running_, drain_claimed_) and the
+//               read-only state; held briefly
 #pragma once
 
 #include <array>
@@ -97,6 +97,16 @@ class SecureDisk final : public Disk {
   index::LsmIndex& index_for_tests() { return *index_; }
   uint64_t further_rounds_for_tests() const { return further_rounds_; }
   uint64_t failed_multi_round_drains_for_tests() const { return failed_multi_round_drains_; }
+  size_t buffered_blocks_for_tests() const {
+    std::lock_guard lock(mu_);
+    return buffer_.size();
+  }
+  // Called by a drain under write pressure, on the draining thread, before it looks at the
+  // buffer for a further round (tests make further rounds certain with it). Set it before
+  // writing.
+  void set_before_further_round_for_tests(std::function<void()> hook) {
+    before_further_round_ = std::move(hook);
+  }
 
  private:
   using Block = std::array<uint8_t, kBlockSize>;
@@ -153,11 +163,20 @@ class SecureDisk final : public Disk {
                         std::vector<std::unique_ptr<SealRound>>& rounds);
   void give_back_empty_segments(const std::vector<uint64_t>& segments);
 
+  // Removal of emptied segment files (cleaning.cpp). The cleaner's step: removes the files
+  // of segments in emptied_ that are still unused, emptied at least kEmptiedGrace ago, at most
+  // kRemovalBatch of them, holding flush_mu_ only to pick them and to forget them. True if it
+  // removed or dropped any.
+  bool remove_emptied_segments();
+  void remove_all_emptied_locked();  // requires flush_mu_ (close)
+  std::vector<uint64_t> claim_emptied_locked(bool all, size_t& taken);  // requires flush_mu_
+  std::vector<bool> remove_claimed(const std::vector<uint64_t>& claimed);
+  void release_claimed_locked(const std::vector<uint64_t>& claimed, const std::vector<bool>& removed);
+  // A commit or a failed drain left these segments without a used block: queued for the
+  // cleaner, or removed at once when there is none. Requires flush_mu_.
+  void note_emptied_locked(const std::vector<uint64_t>& segments);
+
   // Cleaning (cleaning.cpp). All require flush_mu_.
-  // Removes the files of segments in emptied_ that are still unused: those emptied at least
-  // kEmptiedGrace ago, at most kRemovalBatch of them, or (`all`) every one. True if it removed
-  // or dropped any.
-  bool remove_emptied_segments(bool all);
   bool cleaning_wanted();
   std::optional<uint64_t> pick_victim() const;
   // Moves the victim's live blocks elsewhere (not committed). nullopt: the segment cannot be
@@ -201,6 +220,7 @@ class SecureDisk final : public Disk {
   // Taken by a drain and not yet in the index (the newest version of each LBA); still readable.
   BlockMap draining_;
   bool drain_running_ = false;       // a drain is taking rounds from buffer_
+  bool drain_claimed_ = false;       // a writer is about to drain (waits for flush_mu_)
   std::condition_variable room_cv_;  // buffer_ emptied by a drain, or the drain ended
   std::vector<std::unique_ptr<Block>> spare_blocks_;  // drained buffers kept for reuse
   // Ciphertext of a drain's rounds, alternately (round r seals while round r-1 is written),
@@ -208,6 +228,7 @@ class SecureDisk final : public Disk {
   std::array<util::AlignedBuffer, 2> seal_buffers_;
   std::atomic<uint64_t> further_rounds_{0};  // rounds drains took after their first (session)
   std::atomic<uint64_t> failed_multi_round_drains_{0};  // drains of 2+ rounds that failed
+  std::function<void()> before_further_round_;         // test hook
   std::string read_only_reason_;  // under mu_; non-empty = writes refused
   std::atomic<bool> read_only_{false};
   std::atomic<bool> closed_{false};  // set under flush_mu_

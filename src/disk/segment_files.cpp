@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <system_error>
 #include <thread>
 
 #include "crypto/aead.hpp"
@@ -165,7 +166,11 @@ Status SegmentFiles::sync_dirty() {
   };
   {
     std::vector<std::jthread> helpers;
-    for (size_t t = 1; t < threads; ++t) helpers.emplace_back(sync_some);
+    try {
+      for (size_t t = 1; t < threads; ++t) helpers.emplace_back(sync_some);
+    } catch (const std::system_error&) {
+      // No thread to be had (a process limit): this one syncs what the others do not.
+    }
     sync_some();
   }
   for (size_t i = 0; i < files.size(); ++i) {

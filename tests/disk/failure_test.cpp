@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -354,10 +355,22 @@ struct RoundsLab {
     cfg.write_buffer_bytes = 2u << 20;  // 512 blocks: every drain is a pipelined one
   }
   // Runs the writers for passes [first_pass, last_pass]; `model` gets each acknowledged write.
-  // Errors other than `allowed` are counted in `unexpected`.
+  // Errors other than `allowed` are counted in `unexpected`. Every drain that may take a
+  // further round waits (up to a second) until the writers have buffered half a buffer: left
+  // to timing, further rounds were rare under ThreadSanitizer.
   void write_passes(SecureDisk& d, uint64_t first_pass, uint64_t last_pass, RefState& model,
                     std::array<std::atomic<uint64_t>, kWriters>& done, std::atomic<int>& failures,
                     std::atomic<int>& unexpected, Code allowed) const {
+    // The drain runs on one writer's thread: the others fill the buffer while they write.
+    std::atomic<uint64_t> writing{kWriters};
+    const size_t half = cfg.write_buffer_bytes / kBlockSize / 2;
+    d.set_before_further_round_for_tests([&] {
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (writing > 1 && d.buffered_blocks_for_tests() < half &&
+             std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    });
     std::mutex model_mu;
     std::vector<std::thread> writers;
     for (uint64_t t = 0; t < kWriters; ++t) {
@@ -379,9 +392,11 @@ struct RoundsLab {
           }
           done[t] = pass;
         }
+        --writing;
       });
     }
     for (auto& w : writers) w.join();
+    d.set_before_further_round_for_tests(nullptr);
   }
 };
 
@@ -436,6 +451,7 @@ TEST_CASE("drain rounds: writers keep writing while a drain runs; reads stay exa
   MESSAGE(reads.load() << " concurrent reads; drains took " << further << " further rounds");
   CHECK_MESSAGE(bad_reads == 0, bad_reads.load() << " bad reads; first: " << first_bad);
   CHECK(failures == 0);
+  CHECK(unexpected == 0);
   CHECK(further > 0);
   CHECK(!first_mismatch(read_device(*d), model));
   JD_REQUIRE_OK(d->flush());
@@ -494,14 +510,11 @@ TEST_CASE("drain rounds: a write failing in a drain of several rounds loses no a
                        << " drains of several rounds failed; drains took " << further_total
                        << " further rounds in all");
   // A fault that hits the placer's early creation of a file is only a lost hint, and a late
-  // one may come after the last write: not every case fails a write. How many drains take
-  // further rounds depends on timing; under ThreadSanitizer (CI runs this case there for
-  // races) the writers are slowed more than the drain, and fewer do.
-  CHECK(failed_cases >= 8);
+  // one may come after the last write: not every case fails a write.
+  // Seen: 11-15 and 9-14 of 16 here, 8 and 8 under ThreadSanitizer.
+  CHECK(failed_cases >= 6);
+  CHECK(failed_multi_round >= 4);
   CHECK(further_total > 0);
-#ifndef __SANITIZE_THREAD__
-  CHECK(failed_multi_round >= 2);
-#endif
 }
 
 TEST_CASE("EIO on reads of one data segment fails exactly the reads of its blocks") {
