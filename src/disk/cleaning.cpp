@@ -27,7 +27,7 @@ namespace {
 constexpr double kStartGrowth = 1.25;
 constexpr double kStartSpare = 3;
 // Emptied segment files stay this long before the cleaner removes them (a drain may reuse
-// them meanwhile), and a step removes at most kRemovalBatch (about 1 ms each, under flush_mu_).
+// them meanwhile), and a step removes at most kRemovalBatch (about 1 ms each).
 constexpr auto kEmptiedGrace = std::chrono::seconds(2);
 constexpr size_t kRemovalBatch = 8;
 }  // namespace
