@@ -511,9 +511,10 @@ TEST_CASE("drain rounds: a write failing in a drain of several rounds loses no a
                        << " further rounds in all");
   // A fault that hits the placer's early creation of a file is only a lost hint, and a late
   // one may come after the last write: not every case fails a write.
-  // Seen: 11-15 and 9-14 of 16 here, 8 and 8 under ThreadSanitizer.
-  CHECK(failed_cases >= 6);
-  CHECK(failed_multi_round >= 4);
+  // Seen: 9-15 cases and 8-14 drains in normal builds; under ThreadSanitizer, where the
+  // placer's early file creations take more of the counted operations, 6-8 and 6-8.
+  CHECK(failed_cases >= 3);
+  CHECK(failed_multi_round >= 2);
   CHECK(further_total > 0);
 }
 
