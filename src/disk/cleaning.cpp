@@ -26,9 +26,10 @@ namespace {
 // kSpareSegments). The gap keeps the cleaner from fighting the allocator's growth.
 constexpr double kStartGrowth = 1.25;
 constexpr double kStartSpare = 3;
-// Emptied segment files stay this long before the cleaner removes them (a drain may reuse
-// them meanwhile), and a step removes at most kRemovalBatch (about 1 ms each).
-constexpr auto kEmptiedGrace = std::chrono::seconds(2);
+// A step removes at most kRemovalBatch emptied segment files (about 1 ms each), at once after
+// the commit that emptied them. (Leaving them 2 s for drains to reuse let them pile up to three
+// times the live data under steady overwrite with frequent flushes: tuning.md, round 7.)
+constexpr auto kEmptiedGrace = std::chrono::seconds(0);
 constexpr size_t kRemovalBatch = 8;
 }  // namespace
 

@@ -246,8 +246,8 @@ class SecureDisk final : public Disk {
   std::atomic<uint64_t> live_blocks_{0};  // LBAs with a mapping (kept by drains and trims)
   uint64_t host_bytes_session() const;  // segments + index + root slots, since open
 
-  // Segments a commit left empty, and when: their files are removed by the cleaner (or at
-  // close) unless a drain has used them again by then. Under flush_mu_.
+  // Segments a commit or a failed drain left empty, and when: their files are removed by the
+  // cleaner (or at close) if still unused then. Under flush_mu_.
   std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> emptied_;
   // Cleaner state (under flush_mu_) and statistics.
   bool cleaning_active_ = false;     // between the start and stop thresholds
