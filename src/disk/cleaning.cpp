@@ -29,16 +29,14 @@ constexpr double kStartSpare = 3;
 // A step removes at most kRemovalBatch emptied segment files (about 1 ms each), at once after
 // the commit that emptied them. (Leaving them 2 s for drains to reuse let them pile up to three
 // times the live data under steady overwrite with frequent flushes: tuning.md, round 7.)
-constexpr auto kEmptiedGrace = std::chrono::seconds(0);
 constexpr size_t kRemovalBatch = 8;
 }  // namespace
 
 std::vector<uint64_t> SecureDisk::claim_emptied_locked(bool all, size_t& taken) {
-  const auto due = std::chrono::steady_clock::now() - kEmptiedGrace;
   std::vector<uint64_t> claimed;
   taken = 0;
-  while (!emptied_.empty() && (all || (taken < kRemovalBatch && emptied_.front().second <= due))) {
-    const uint64_t seg = emptied_.front().first;
+  while (!emptied_.empty() && (all || taken < kRemovalBatch)) {
+    const uint64_t seg = emptied_.front();
     emptied_.pop_front();
     ++taken;
     // Allocation happens only under flush_mu_, which the caller holds. Reserved, the segment

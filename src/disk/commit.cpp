@@ -42,8 +42,7 @@ void SecureDisk::note_emptied_locked(const std::vector<uint64_t>& segments) {
   }
   // Removing a file took about 1 ms: after a large overwrite that was most of the flush
   // (tuning.md, round 7). The cleaner removes them right after, off the flush's path.
-  const auto now = std::chrono::steady_clock::now();
-  for (uint64_t seg : segments) emptied_.emplace_back(seg, now);
+  emptied_.insert(emptied_.end(), segments.begin(), segments.end());
 }
 
 bool SecureDisk::release_reserve() {

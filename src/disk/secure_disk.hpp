@@ -24,7 +24,6 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -164,8 +163,7 @@ class SecureDisk final : public Disk {
   void give_back_empty_segments(const std::vector<uint64_t>& segments);
 
   // Removal of emptied segment files (cleaning.cpp). The cleaner's step: removes the files
-  // of segments in emptied_ that are still unused, emptied at least kEmptiedGrace ago, at most
-  // kRemovalBatch of them, holding flush_mu_ only to pick them and to forget them. True if it
+  // of segments in emptied_ that are still unused, at most kRemovalBatch of them, holding flush_mu_ only to pick them and to forget them. True if it
   // removed or dropped any.
   bool remove_emptied_segments();
   void remove_all_emptied_locked();  // requires flush_mu_ (close)
@@ -246,9 +244,9 @@ class SecureDisk final : public Disk {
   std::atomic<uint64_t> live_blocks_{0};  // LBAs with a mapping (kept by drains and trims)
   uint64_t host_bytes_session() const;  // segments + index + root slots, since open
 
-  // Segments a commit or a failed drain left empty, and when: their files are removed by the
-  // cleaner (or at close) if still unused then. Under flush_mu_.
-  std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> emptied_;
+  // Segments a commit or a failed drain left empty: their files are removed by the cleaner (or
+  // at close) if still unused then. Under flush_mu_.
+  std::deque<uint64_t> emptied_;
   // Cleaner state (under flush_mu_) and statistics.
   bool cleaning_active_ = false;     // between the start and stop thresholds
   std::set<uint64_t> unmovable_;     // segments found uncleanable this session
