@@ -170,16 +170,19 @@ Status SecureDisk::write(uint64_t lba, std::span<const uint8_t> data) {
   // would be acknowledged and never written.
   if (closed_) return Status::invalid_argument("disk is closed");
   for (size_t i = 0; i < n; ++i) {
-    auto& slot = buffer_[lba + i].block;
-    if (!slot) {
-      if (spare_blocks_.empty()) {
-        slot = std::make_unique<Block>();
+    auto it = buffer_.find(lba + i);
+    if (it == buffer_.end()) {
+      if (spare_nodes_.empty()) {
+        it = buffer_.emplace(lba + i, Buffered{std::make_unique<Block>(), 0}).first;
       } else {
-        slot = std::move(spare_blocks_.back());
-        spare_blocks_.pop_back();
+        BlockMap::node_type node = std::move(spare_nodes_.back());
+        spare_nodes_.pop_back();
+        node.key() = lba + i;
+        node.mapped().round = 0;
+        it = buffer_.insert(std::move(node)).position;
       }
     }
-    std::memcpy(slot->data(), data.data() + i * kBlockSize, kBlockSize);
+    std::memcpy(it->second.block->data(), data.data() + i * kBlockSize, kBlockSize);
   }
   user_bytes_session_ += data.size();
   return Status::ok();

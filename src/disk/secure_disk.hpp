@@ -148,7 +148,7 @@ class SecureDisk final : public Disk {
   Status drain_locked(bool under_pressure = false);
   // Moves the buffer's blocks into draining_ as round `round` (requires mu_); returns them.
   LbaBlocks take_buffer_locked(uint32_t round);
-  void recycle_locked(std::unique_ptr<Block> block);  // requires mu_
+  void recycle_locked(BlockMap::node_type node);  // requires mu_
   // Seals `first` under fresh keys and writes it to newly allocated host blocks, then each
   // further round next() returns (until it returns none). As each range [begin, end) of a
   // round is on the host (round.refs filled), calls placed(round, begin, end), in order,
@@ -220,7 +220,8 @@ class SecureDisk final : public Disk {
   bool drain_running_ = false;       // a drain is taking rounds from buffer_
   bool drain_claimed_ = false;       // a writer is about to drain (waits for flush_mu_)
   std::condition_variable room_cv_;  // buffer_ emptied by a drain, or the drain ended
-  std::vector<std::unique_ptr<Block>> spare_blocks_;  // drained buffers kept for reuse
+  // Map nodes of drained blocks, each with its block, kept for the next writes.
+  std::vector<BlockMap::node_type> spare_nodes_;
   // Ciphertext of a drain's rounds, alternately (round r seals while round r-1 is written),
   // or of a cleaning step. Under flush_mu_.
   std::array<util::AlignedBuffer, 2> seal_buffers_;
