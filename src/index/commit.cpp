@@ -32,13 +32,6 @@ Status append_entries(log::ChainLog& log, const std::vector<Entry>& entries) {
   return Status::ok();
 }
 
-std::vector<Entry> all_entries(const Memtable& mem) {
-  std::vector<Entry> out;
-  out.reserve(mem.size());
-  for (const auto& [lba, slot] : mem.entries()) out.push_back(Entry{lba, slot.ref});
-  return out;
-}
-
 }  // namespace
 
 Status LsmIndex::Impl::record(uint64_t lba, const BlockRef& ref) {
@@ -89,7 +82,7 @@ Status LsmIndex::Impl::dump_memtable() {
   // is written; readers keep using it until the swap below.
   auto write = [&]() -> Result<std::shared_ptr<const SstReader>> {
     SstWriter writer(std::move(out.file), id);
-    for (const auto& [lba, slot] : mem.entries()) JD_TRY(writer.add(Entry{lba, slot.ref}));
+    JD_TRY(mem.visit_in_order([&](const Entry& e) { return writer.add(e); }));
     JD_ASSIGN_OR_RETURN(SstMeta meta, writer.finish());
     bytes_written += meta.ref.blocks * kSstFileBytesPerBlock;
     return SstReader::open(store, meta, &cache);
@@ -129,7 +122,11 @@ Status LsmIndex::Impl::start_new_wal() {
   const std::string name = file_name(FileKind::kWal, id);
   const crypto::KeyBytes key = crypto::random_key();
   log::ChainLog log = log::ChainLog::create(std::move(out.file), key, id);
-  Status st = append_entries(log, all_entries(mem));
+  std::vector<uint8_t> record;
+  Status st = mem.visit_in_order([&](const Entry& e) {
+    encode_wal_record(e, record);
+    return log.append(record);
+  });
   if (st.is_ok()) st = log.sync();
   bytes_written += log.position().blocks * crypto::kBlockSize;
   if (!st.is_ok()) {

@@ -1,5 +1,7 @@
 #include "index/memtable.hpp"
 
+#include <algorithm>
+
 namespace jindisk::index {
 
 void Memtable::put(uint64_t lba, const BlockRef& ref) {
@@ -30,10 +32,29 @@ const BlockRef* Memtable::find(uint64_t lba) const {
 std::vector<Entry> Memtable::range(uint64_t first, uint64_t last) const {
   std::vector<Entry> out;
   if (first > last) return out;
-  for (auto it = map_.lower_bound(first); it != map_.end() && it->first <= last; ++it) {
-    out.push_back(Entry{it->first, it->second.ref});
+  if (last - first < map_.size() / 8) {
+    // A short range (a small trim): one lookup per LBA beats a pass over the whole map.
+    for (uint64_t lba = first;; ++lba) {
+      if (auto it = map_.find(lba); it != map_.end()) out.push_back(Entry{lba, it->second.ref});
+      if (lba == last) break;
+    }
+    return out;
   }
+  for (const auto& [lba, slot] : map_) {
+    if (lba >= first && lba <= last) out.push_back(Entry{lba, slot.ref});
+  }
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.lba < b.lba; });
   return out;
+}
+
+Status Memtable::visit_in_order(const std::function<Status(const Entry&)>& visit) const {
+  std::vector<const std::pair<const uint64_t, Slot>*> order;
+  order.reserve(map_.size());
+  for (const auto& item : map_) order.push_back(&item);
+  std::sort(order.begin(), order.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* item : order) JD_TRY(visit(Entry{item->first, item->second.ref}));
+  return Status::ok();
 }
 
 std::vector<Entry> Memtable::dirty_entries() const {

@@ -1,5 +1,7 @@
-// The memtable: newest BlockRef (or tombstone) per LBA since the last dump, ordered by LBA,
-// plus which of them changed since the WAL last received them ("dirty").
+// The memtable: newest BlockRef (or tombstone) per LBA since the last dump, plus which of them
+// changed since the WAL last received them ("dirty"). A hash map, sorted only when a dump or a
+// scan needs order: every read and every write looks an LBA up here, and a tree of 128 Ki
+// entries took about 1 us a lookup in cache misses (docs/bench/tuning.md, round 8).
 //
 // Only the final value per LBA matters for recovery (WAL replay applies records in order, and
 // every record carries a whole BlockRef), so instead of an op-by-op delta the memtable tracks
@@ -12,11 +14,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <functional>
+#include <unordered_map>
 #include <optional>
 #include <vector>
 
 #include "index/entry.hpp"
+#include "jindisk/status.hpp"
 
 namespace jindisk::index {
 
@@ -32,6 +36,9 @@ class Memtable {
   const BlockRef* find(uint64_t lba) const;
   // Entries with first <= lba <= last, in order (tombstones included).
   std::vector<Entry> range(uint64_t first, uint64_t last) const;
+  // Calls visit for every entry in LBA order (tombstones included), stopping at an error. Sorts
+  // pointers, not copies: a dump must not hold the memtable twice.
+  Status visit_in_order(const std::function<Status(const Entry&)>& visit) const;
 
   // Current values of the dirty LBAs, in order of first change.
   std::vector<Entry> dirty_entries() const;
@@ -42,15 +49,13 @@ class Memtable {
   size_t size() const { return map_.size(); }
   bool empty() const { return map_.empty(); }
 
+
+ private:
   struct Slot {
     BlockRef ref;
     bool dirty = false;
   };
-  using Map = std::map<uint64_t, Slot>;
-  const Map& entries() const { return map_; }
-
- private:
-  Map map_;
+  std::unordered_map<uint64_t, Slot> map_;
   std::vector<uint64_t> dirty_;  // each LBA once; all present in map_
 };
 
