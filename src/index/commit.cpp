@@ -23,12 +23,15 @@ namespace {
 
 constexpr uint64_t kSstFileBytesPerBlock = crypto::kBlockSize + crypto::kTagSize;
 
+// `record` is scratch space, reused from one entry to the next.
+Status append_entry(log::ChainLog& log, const Entry& e, std::vector<uint8_t>& record) {
+  encode_wal_record(e, record);
+  return log.append(record);
+}
+
 Status append_entries(log::ChainLog& log, const std::vector<Entry>& entries) {
   std::vector<uint8_t> record;
-  for (const Entry& e : entries) {
-    encode_wal_record(e, record);
-    JD_TRY(log.append(record));
-  }
+  for (const Entry& e : entries) JD_TRY(append_entry(log, e, record));
   return Status::ok();
 }
 
@@ -123,10 +126,7 @@ Status LsmIndex::Impl::start_new_wal() {
   const crypto::KeyBytes key = crypto::random_key();
   log::ChainLog log = log::ChainLog::create(std::move(out.file), key, id);
   std::vector<uint8_t> record;
-  Status st = mem.visit_in_order([&](const Entry& e) {
-    encode_wal_record(e, record);
-    return log.append(record);
-  });
+  Status st = mem.visit_in_order([&](const Entry& e) { return append_entry(log, e, record); });
   if (st.is_ok()) st = log.sync();
   bytes_written += log.position().blocks * crypto::kBlockSize;
   if (!st.is_ok()) {
