@@ -1,7 +1,5 @@
 #include "index/memtable.hpp"
 
-#include <algorithm>
-
 namespace jindisk::index {
 
 void Memtable::put(uint64_t lba, const BlockRef& ref) {
@@ -10,6 +8,8 @@ void Memtable::put(uint64_t lba, const BlockRef& ref) {
 
 std::optional<BlockRef> Memtable::exchange(uint64_t lba, const BlockRef& ref) {
   auto [it, fresh] = map_.try_emplace(lba);
+  // The hint makes ascending LBAs (sequential writes) a constant-time insert.
+  if (fresh) order_.emplace_hint(order_.end(), lba);
   std::optional<BlockRef> old;
   if (!fresh) old = it->second.ref;
   it->second.ref = ref;
@@ -21,7 +21,9 @@ std::optional<BlockRef> Memtable::exchange(uint64_t lba, const BlockRef& ref) {
 }
 
 void Memtable::put_clean(uint64_t lba, const BlockRef& ref) {
-  map_[lba].ref = ref;
+  auto [it, fresh] = map_.try_emplace(lba);
+  if (fresh) order_.emplace_hint(order_.end(), lba);
+  it->second.ref = ref;
 }
 
 const BlockRef* Memtable::find(uint64_t lba) const {
@@ -32,28 +34,14 @@ const BlockRef* Memtable::find(uint64_t lba) const {
 std::vector<Entry> Memtable::range(uint64_t first, uint64_t last) const {
   std::vector<Entry> out;
   if (first > last) return out;
-  if (last - first < map_.size() / 8) {
-    // A short range (a small trim): one lookup per LBA beats a pass over the whole map.
-    for (uint64_t lba = first;; ++lba) {
-      if (auto it = map_.find(lba); it != map_.end()) out.push_back(Entry{lba, it->second.ref});
-      if (lba == last) break;
-    }
-    return out;
+  for (auto it = order_.lower_bound(first); it != order_.end() && *it <= last; ++it) {
+    out.push_back(Entry{*it, map_.at(*it).ref});
   }
-  for (const auto& [lba, slot] : map_) {
-    if (lba >= first && lba <= last) out.push_back(Entry{lba, slot.ref});
-  }
-  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.lba < b.lba; });
   return out;
 }
 
 Status Memtable::visit_in_order(const std::function<Status(const Entry&)>& visit) const {
-  std::vector<const std::pair<const uint64_t, Slot>*> order;
-  order.reserve(map_.size());
-  for (const auto& item : map_) order.push_back(&item);
-  std::sort(order.begin(), order.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
-  for (const auto* item : order) JD_TRY(visit(Entry{item->first, item->second.ref}));
+  for (uint64_t lba : order_) JD_TRY(visit(Entry{lba, map_.at(lba).ref}));
   return Status::ok();
 }
 
@@ -71,6 +59,7 @@ void Memtable::clear_dirty() {
 
 void Memtable::clear() {
   map_.clear();
+  order_.clear();
   dirty_.clear();
 }
 

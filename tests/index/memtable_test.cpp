@@ -1,5 +1,5 @@
-// The memtable on its own: a hash map that must still hand out entries in LBA order, for
-// ranges short (one lookup per LBA) and long (a pass over the map), and for dumps.
+// The memtable on its own: values in a hash map, order kept beside it; ranges (short, long, at
+// the edges) and dumps must come out in LBA order.
 #include <doctest/doctest.h>
 
 #include <map>
@@ -51,7 +51,6 @@ TEST_CASE("memtable ranges and dumps come out in LBA order, short and long, edge
   CHECK(stopped.code() == Code::kIoError);
   CHECK(visited == 10);
 
-  // Short ranges (fewer LBAs than an eighth of the entries) look each LBA up; long ones scan.
   const std::pair<uint64_t, uint64_t> ranges[] = {
       {0, 0},          {5, 5},         {100, 130},       {19990, 20010},     {0, 600},
       {7000, 7000 + mem.size() / 8},   {0, 19999},       {0, UINT64_MAX},    {12345, 12344},
