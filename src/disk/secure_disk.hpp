@@ -163,8 +163,8 @@ class SecureDisk final : public Disk {
   void give_back_empty_segments(const std::vector<uint64_t>& segments);
 
   // Removal of emptied segment files (cleaning.cpp). The cleaner's step: removes the files
-  // of segments in emptied_ that are still unused, at most kRemovalBatch of them, holding flush_mu_ only to pick them and to forget them. True if it
-  // removed or dropped any.
+  // of segments in emptied_ that are still unused, at most kRemovalBatch of them, holding
+  // flush_mu_ only to pick them and to forget them. True if it removed or dropped any.
   bool remove_emptied_segments();
   void remove_all_emptied_locked();  // requires flush_mu_ (close)
   std::vector<uint64_t> claim_emptied_locked(bool all, size_t& taken);  // requires flush_mu_

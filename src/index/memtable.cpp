@@ -6,24 +6,27 @@ void Memtable::put(uint64_t lba, const BlockRef& ref) {
   (void)exchange(lba, ref);
 }
 
-std::optional<BlockRef> Memtable::exchange(uint64_t lba, const BlockRef& ref) {
+std::pair<Memtable::Slot&, bool> Memtable::slot(uint64_t lba) {
   auto [it, fresh] = map_.try_emplace(lba);
   // The hint makes ascending LBAs (sequential writes) a constant-time insert.
   if (fresh) order_.emplace_hint(order_.end(), lba);
+  return {it->second, fresh};
+}
+
+std::optional<BlockRef> Memtable::exchange(uint64_t lba, const BlockRef& ref) {
+  auto [s, fresh] = slot(lba);
   std::optional<BlockRef> old;
-  if (!fresh) old = it->second.ref;
-  it->second.ref = ref;
-  if (!it->second.dirty) {
-    it->second.dirty = true;
+  if (!fresh) old = s.ref;
+  s.ref = ref;
+  if (!s.dirty) {
+    s.dirty = true;
     dirty_.push_back(lba);
   }
   return old;
 }
 
 void Memtable::put_clean(uint64_t lba, const BlockRef& ref) {
-  auto [it, fresh] = map_.try_emplace(lba);
-  if (fresh) order_.emplace_hint(order_.end(), lba);
-  it->second.ref = ref;
+  slot(lba).first.ref = ref;
 }
 
 const BlockRef* Memtable::find(uint64_t lba) const {

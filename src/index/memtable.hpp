@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "index/entry.hpp"
@@ -50,12 +51,13 @@ class Memtable {
   size_t size() const { return map_.size(); }
   bool empty() const { return map_.empty(); }
 
-
  private:
   struct Slot {
     BlockRef ref;
     bool dirty = false;
   };
+  // The slot of lba, created (and entered in order_) if new; true if it was created.
+  std::pair<Slot&, bool> slot(uint64_t lba);
   std::unordered_map<uint64_t, Slot> map_;
   std::set<uint64_t> order_;  // the LBAs of map_, in order
   std::vector<uint64_t> dirty_;  // each LBA once; all present in map_
